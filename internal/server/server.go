@@ -1,0 +1,170 @@
+// Package server accepts AMQP connections and maps their links onto the
+// broker: a link whose target is a queue is a producer, a link whose source
+// is a queue is a consumer. Each connection runs on its own driver goroutine.
+package server
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/qpidha/qpidha/internal/amqp"
+	"github.com/qpidha/qpidha/internal/amqp/driver"
+	"github.com/qpidha/qpidha/internal/amqp/sasl"
+	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/broker"
+)
+
+// Config configures a server.
+type Config struct {
+	Broker      *broker.Broker
+	Log         *logrus.Logger
+	ContainerID string
+	// SASL offers mechanisms; RequireSASL refuses clients that skip SASL.
+	SASL        sasl.Server
+	RequireSASL bool
+	// IdleTimeout is advertised to clients; a silent client is closed after
+	// twice that.
+	IdleTimeout time.Duration
+	// MaxFrameSize is the largest frame accepted.
+	MaxFrameSize uint32
+	// CreditWindow is the credit a producer link is kept topped up to.
+	CreditWindow uint32
+}
+
+// Server serves AMQP connections for a broker.
+type Server struct {
+	cfg Config
+	log *logrus.Logger
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[*conn]struct{}
+	closing   bool
+	wg        sync.WaitGroup
+}
+
+// New returns a server.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = logrus.New()
+	}
+	if cfg.CreditWindow == 0 {
+		cfg.CreditWindow = 1000
+	}
+	if cfg.ContainerID == "" {
+		cfg.ContainerID = "qpidd"
+	}
+	if cfg.SASL == nil {
+		cfg.SASL = sasl.Mechanisms{sasl.Anonymous: sasl.NewAnonymous}
+	}
+	return &Server{cfg: cfg, log: cfg.Log, conns: map[*conn]struct{}{}}
+}
+
+// Listen starts serving on addr (host:port; port 0 picks a free one) and
+// returns the address it listens on.
+func (s *Server) Listen(addr string) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return nil, errors.New("server is shutting down")
+	}
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go s.accept(l)
+	return l.Addr(), nil
+}
+
+func (s *Server) accept(l net.Listener) {
+	defer s.wg.Done()
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		s.serve(nc)
+	}
+}
+
+// serve runs one connection on its own goroutine.
+func (s *Server) serve(nc net.Conn) {
+	c := newConn(s, nc)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		err := c.dc.Run()
+		c.log.WithError(err).Debug("connection ended")
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+}
+
+// Shutdown stops accepting, closes every connection with
+// amqp:connection:forced (on which clients fail over), and waits up to
+// timeout for them to finish.
+func (s *Server) Shutdown(timeout time.Duration) {
+	s.mu.Lock()
+	s.closing = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.forceClose("broker shutting down")
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		s.log.Warn("connections still open after shutdown timeout")
+	}
+}
+
+// engineConfig is the AMQP engine configuration for accepted connections.
+func (s *Server) engineConfig() amqp.Config {
+	return amqp.Config{
+		ContainerID:      s.cfg.ContainerID,
+		MaxFrameSize:     s.cfg.MaxFrameSize,
+		IdleTimeout:      s.cfg.IdleTimeout,
+		HandshakeTimeout: 30 * time.Second,
+		SASLServer:       s.cfg.SASL,
+		RequireSASL:      s.cfg.RequireSASL,
+	}
+}
+
+var errForced = types.CondConnectionForced
+
+// forceClose closes a connection with amqp:connection:forced.
+func (c *conn) forceClose(reason string) {
+	c.dc.Inject(func() {
+		c.dc.Engine.Close(types.NewError(errForced, "%s", reason))
+	})
+}
+
+var _ driver.Handler = (*conn)(nil)
