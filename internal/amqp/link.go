@@ -272,8 +272,9 @@ func (l *Link) Flow(credit uint32, drain bool) {
 // SetAvailable tells a receiver how many messages a sender could send.
 func (l *Link) SetAvailable(n uint32) { l.available = n }
 
-// Drained completes a drain on a sending link: the unused credit is given
-// back by advancing the delivery-count, and the peer is told.
+// Drained completes a drain on a sending link: the unused credit (possibly
+// none) is given back by advancing the delivery-count, and the peer is told
+// with a flow carrying drain=true, once per drain request.
 func (l *Link) Drained() {
 	if l.role != types.RoleSender || !l.drain || l.local != stateActive {
 		return
@@ -281,6 +282,7 @@ func (l *Link) Drained() {
 	l.deliveryCount += l.credit
 	l.credit = 0
 	l.session.sendFlow(l)
+	l.drain = false
 }
 
 // Send transfers one message (its encoded sections) on a sending link,

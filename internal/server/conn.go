@@ -188,10 +188,14 @@ func (c *conn) serviceAll() {
 // connection take turns.
 const batch = 64
 
-// service sends a consumer as many messages as its credit allows.
+// service sends a consumer as many messages as its credit allows, and
+// answers a drain once the queue has nothing more for it.
 func (c *conn) service(cons *consumer) {
 	l := cons.link
-	for l.Credit() > 0 && !c.dc.Congested() {
+	for l.Credit() > 0 {
+		if c.dc.Congested() {
+			return // Writable resumes
+		}
 		want := int(min(l.Credit(), batch))
 		c.fetched = cons.sub.Fetch(c.fetched[:0], want)
 		for i, e := range c.fetched {
@@ -199,11 +203,11 @@ func (c *conn) service(cons *consumer) {
 			c.fetched[i] = nil
 		}
 		if len(c.fetched) < want {
-			if l.Drain() {
-				l.Drained() // nothing more to send: give the credit back
-			}
-			return
+			break
 		}
+	}
+	if l.Drain() {
+		l.Drained() // give back what the queue could not fill
 	}
 }
 
