@@ -250,10 +250,11 @@ func (l *Link) onFlow(f *types.Flow) {
 			l.drain = false
 		}
 	}
-	if l.local == stateActive {
+	// Also before our attach answers: peers pipeline attach and flow.
+	if l.local != stateClosed {
 		l.session.emit(Event{Type: EventLinkFlow, Session: l.session, Link: l})
 	}
-	if f.Echo {
+	if f.Echo && l.local == stateActive { // no flow on a handle we detached
 		l.session.sendFlow(l)
 	}
 }

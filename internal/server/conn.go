@@ -157,6 +157,7 @@ func (c *conn) attachConsumer(l *amqp.Link) {
 	l.Context = cons
 	c.consumers[l] = cons
 	l.Attach()
+	c.service(cons) // credit may have come with the attach
 }
 
 func (c *conn) detach(l *amqp.Link) {

@@ -157,7 +157,7 @@ func (c *Conn) Run() error {
 	// last frame (a close with its reason) is not lost to a reset.
 	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok && !readDone {
 		_ = tc.CloseWrite()
-		_ = c.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
 	drain:
 		for {
 			select {
@@ -166,7 +166,7 @@ func (c *Conn) Run() error {
 					break drain
 				}
 				free <- r.buf[:cap(r.buf)]
-			case <-time.After(2 * time.Second):
+			case <-time.After(time.Second):
 				break drain
 			}
 		}
