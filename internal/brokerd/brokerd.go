@@ -81,6 +81,9 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, name := range opts.Queues {
+		b.DeclareQueue(name, broker.QueueSettings{})
+	}
 	scfg := server.Config{
 		Broker:      b,
 		Log:         log,

@@ -41,6 +41,7 @@ type Options struct {
 	EnableTimestamp            bool          // enable-timestamp
 	QueuePurgeInterval         time.Duration // queue-purge-interval
 	MaxPurgeBatch              int           // max-purge-batch
+	Queues                     []string      // queue (repeatable): declared at start-up
 	QueuePatterns              []string      // queue-patterns (repeatable)
 	TopicPatterns              []string      // topic-patterns (repeatable)
 	FederationTag              string        // federation-tag ("" = generated)
@@ -253,6 +254,9 @@ var options = []*option{
 	{name: "max-purge-batch", kind: kindInt, arg: "MESSAGES", def: "1000", max: maxInt32, group: groupGeneral,
 		help:  "Most expired messages purged from a queue at a time",
 		field: func(o *Options) any { return &o.MaxPurgeBatch }},
+	{name: "queue", kind: kindList, arg: "NAME", group: groupGeneral,
+		help:  "Declare the queue NAME at start-up (repeatable)",
+		field: func(o *Options) any { return &o.Queues }},
 	{name: "queue-patterns", kind: kindList, arg: "PATTERN", group: groupGeneral,
 		help:  "Create a queue on demand when a link names an unknown node matching PATTERN (repeatable)",
 		field: func(o *Options) any { return &o.QueuePatterns }},

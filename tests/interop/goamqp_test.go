@@ -285,3 +285,31 @@ func TestGoAMQPIdleTimeoutHeartbeats(t *testing.T) {
 	default:
 	}
 }
+
+func TestQueueDeclaredByOption(t *testing.T) {
+	b := qpiddtest.Start(t, "--queue", "orders", "--queue", "invoices")
+	_, sess := dial(t, b, nil)
+	ctx := ctxFor(t, 10*time.Second)
+	for _, q := range []string{"orders", "invoices"} {
+		snd, err := sess.NewSender(ctx, q, nil)
+		if err != nil {
+			t.Fatalf("declared queue %s: %v", q, err)
+		}
+		if err := snd.Send(ctx, goamqp.NewMessage([]byte(q)), nil); err != nil {
+			t.Fatal(err)
+		}
+		rcv, err := sess.NewReceiver(ctx, q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := rcv.Receive(ctx, nil)
+		if err != nil || string(m.GetData()) != q {
+			t.Fatalf("receive from %s: %v %v", q, m, err)
+		}
+		_ = rcv.AcceptMessage(ctx, m)
+	}
+	var ae *goamqp.Error
+	if _, err := sess.NewSender(ctx, "undeclared", nil); !errors.As(err, &ae) || ae.Condition != goamqp.ErrCondNotFound {
+		t.Fatalf("a queue neither declared nor matching a pattern: %v, want amqp:not-found", err)
+	}
+}
