@@ -102,13 +102,13 @@ func Parse(b []byte, maxSize uint32) (f Frame, n int, err error) {
 	if err := comp.Unmarshal(d); err != nil {
 		return f, 0, decodeError(err)
 	}
-	f.Body = comp
 	if d.Len() > 0 {
 		if _, isTransfer := comp.(*types.Transfer); !isTransfer {
 			return f, 0, types.NewError(types.CondDecodeError, "%d bytes follow a %T performative", d.Len(), comp)
 		}
 		f.Payload = d.Rest()
 	}
+	f.Body = comp
 	return f, int(size), nil
 }
 

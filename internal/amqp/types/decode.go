@@ -288,18 +288,24 @@ func (d *Decoder) compoundHeader(w int) (count, end int, err error) {
 	if n < w {
 		return 0, 0, decodeErr("compound size %d too small for its count", n)
 	}
+	c := d.count(w)
+	// Every element takes at least one byte.
+	if int64(c) > int64(end-d.off) {
+		return 0, 0, decodeErr("count %d exceeds the compound's %d bytes", c, end-d.off)
+	}
+	return int(c), end, nil
+}
+
+// count reads the count of a compound or array whose size has been checked.
+// It is compared with the bytes left before it is made an int, which may have
+// 32 bits.
+func (d *Decoder) count(w int) uint32 {
 	if w == 1 {
 		c, _ := d.readByte()
-		count = int(c)
-	} else {
-		p, _ := d.next(4)
-		count = int(binary.BigEndian.Uint32(p))
+		return uint32(c)
 	}
-	// Every element takes at least one byte.
-	if count > end-d.off {
-		return 0, 0, decodeErr("count %d exceeds the compound's %d bytes", count, end-d.off)
-	}
-	return count, end, nil
+	p, _ := d.next(4)
+	return binary.BigEndian.Uint32(p)
 }
 
 func (d *Decoder) expectEnd(end int) error {
@@ -356,14 +362,13 @@ func (d *Decoder) compoundHeaderArray(w int) (count, end int, err error) {
 	if n < w {
 		return 0, 0, decodeErr("array size %d too small for its count", n)
 	}
-	if w == 1 {
-		c, _ := d.readByte()
-		count = int(c)
-	} else {
-		p, _ := d.next(4)
-		count = int(binary.BigEndian.Uint32(p))
+	c := d.count(w)
+	// Elements take at least one byte, but for the zero-width ones, which
+	// array bounds separately.
+	if int64(c) > int64(end-d.off) && c > maxZeroWidthItems {
+		return 0, 0, decodeErr("array count %d exceeds its %d bytes", c, end-d.off)
 	}
-	return count, end, nil
+	return int(c), end, nil
 }
 
 func fixedValue(code byte, p []byte) (any, error) {
