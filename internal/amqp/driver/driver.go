@@ -1,7 +1,14 @@
-// Package driver runs an AMQP engine (package amqp) over a net.Conn: one
-// goroutine owns the engine and hands it bytes, ticks and injected work; a
-// reader and a writer goroutine do the blocking IO, so reading never waits on
-// writing and two brokers writing to each other cannot deadlock.
+// Package driver runs an AMQP engine (package amqp) over a net.Conn.
+//
+// The engine is owned by a mutex rather than by one goroutine: the goroutine
+// that reads the socket feeds it and handles the events; work injected by
+// other goroutines (a queue waking a consumer, a shutdown) runs at once on
+// the injecting goroutine when the engine is free, or is left for the
+// goroutine holding it, which runs all queued work before letting go. A
+// separate writer goroutine does the blocking writes, so reading never waits
+// on writing and two brokers writing to each other cannot deadlock. Handing
+// work over this way, instead of waking a dedicated goroutine, saves a
+// goroutine switch and a system call per message.
 package driver
 
 import (
@@ -9,13 +16,14 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qpidha/qpidha/internal/amqp"
 )
 
-// Handler reacts to engine events; it runs on the connection's goroutine
-// and may use the engine freely there.
+// Handler reacts to engine events. It runs with the engine locked, on
+// whichever goroutine holds it, and may use the engine freely.
 type Handler interface {
 	HandleEvent(c *Conn, e amqp.Event)
 	// Writable is called when output that had piled up above the high-water
@@ -26,7 +34,12 @@ type Handler interface {
 // HighWater is the amount of unwritten output above which Congested is true.
 const HighWater = 1 << 20
 
-const readSize = 64 << 10
+const (
+	readSize = 64 << 10
+	// linger bounds how long a finished connection waits for the peer to
+	// close after our last frame (a close with its reason).
+	linger = time.Second
+)
 
 // Conn drives one engine over one network connection.
 type Conn struct {
@@ -34,12 +47,24 @@ type Conn struct {
 	Engine  *amqp.Connection
 	handler Handler
 
-	mu   sync.Mutex
-	work []func()
-	done bool
-	wake chan struct{}
+	mu sync.Mutex // owns the engine and the fields below
 
-	queued int // output bytes handed to the writer and not yet written
+	writing   bool   // the writer owns a buffer
+	queued    int    // bytes handed to the writer and not yet written
+	spare     []byte // a written buffer, for the engine's next output
+	writeErr  error
+	congested bool
+	doneSeen  bool // the engine is done
+	finishing bool // ... and its last output written
+	armed     time.Time
+	timer     *time.Timer
+	writes    chan []byte
+	flushed   chan struct{} // closed once finishing
+
+	qmu     sync.Mutex
+	work    []func()
+	closed  bool // no more work is accepted
+	pending atomic.Bool
 
 	// Context is for the application.
 	Context any
@@ -47,7 +72,13 @@ type Conn struct {
 
 // New returns a driver for an engine over nc.
 func New(nc net.Conn, eng *amqp.Connection, h Handler) *Conn {
-	return &Conn{nc: nc, Engine: eng, handler: h, wake: make(chan struct{}, 1)}
+	return &Conn{
+		nc:      nc,
+		Engine:  eng,
+		handler: h,
+		writes:  make(chan []byte, 1),
+		flushed: make(chan struct{}),
+	}
 }
 
 // RemoteAddr is the peer's address.
@@ -56,139 +87,90 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // LocalAddr is this end's address.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
-// Inject runs f on the connection's goroutine. It returns false, and f never
-// runs, once the connection has finished.
+// Inject runs f with the engine locked: at once on this goroutine if the
+// engine is free, else soon on the goroutine holding it. It returns false,
+// and f never runs, once the connection has finished.
 func (c *Conn) Inject(f func()) bool {
-	c.mu.Lock()
-	if c.done {
-		c.mu.Unlock()
+	c.qmu.Lock()
+	if c.closed {
+		c.qmu.Unlock()
 		return false
 	}
 	c.work = append(c.work, f)
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	c.pending.Store(true)
+	c.qmu.Unlock()
+	if c.mu.TryLock() {
+		c.process()
+		c.unlock()
 	}
 	return true
 }
 
 // Congested reports whether output is piling up faster than the peer reads.
+// It is called with the engine locked (from the handler).
 func (c *Conn) Congested() bool { return c.queued+c.Engine.OutputSize() > HighWater }
 
-type readResult struct {
-	buf []byte
-	err error
+// unlock releases the engine, then runs work injected while it was held.
+func (c *Conn) unlock() {
+	c.mu.Unlock()
+	for c.pending.Load() && c.mu.TryLock() {
+		c.process()
+		c.mu.Unlock()
+	}
 }
 
-// Run serves the connection until the engine is done and the socket closed.
-// It returns why the transport ended.
-func (c *Conn) Run() error {
-	reads := make(chan readResult, 2)
-	free := make(chan []byte, 2)
-	free <- make([]byte, readSize)
-	free <- make([]byte, readSize)
-	stopRead := make(chan struct{})
-	go c.reader(reads, free, stopRead)
-
-	writes := make(chan []byte, 1)
-	written := make(chan writeResult, 1)
-	go c.writer(writes, written)
-
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var armed time.Time
-	var spare []byte
-	writing, readDone, congested := false, false, false
-	var writeErr error
-
+// process handles everything pending with the engine locked: events,
+// injected work, output for the writer, congestion and the timer.
+func (c *Conn) process() {
 	for {
 		c.dispatch()
-		if !writing && writeErr == nil && c.Engine.HasOutput() {
-			// The engine now fills spare while the writer owns out.
-			out := c.Engine.TakeOutput(spare)
-			spare = nil
-			writing = true
-			c.queued = len(out)
-			writes <- out
-		}
-		if c.Congested() {
-			congested = true
-		} else if congested {
-			congested = false
-			c.handler.Writable(c)
-			continue
-		}
-		if c.Engine.Done() && !writing && (!c.Engine.HasOutput() || writeErr != nil) {
+		if !c.pending.Load() {
 			break
 		}
-		if next := c.Engine.Tick(); !next.IsZero() && (armed.IsZero() || next.Before(armed)) {
-			armed = next
-			timer.Reset(time.Until(next))
-		}
-		select {
-		case r := <-reads:
-			if r.err != nil {
-				readDone = true
-				c.Engine.TransportClosed(transportErr(r.err))
-				continue
-			}
-			c.Engine.Feed(r.buf)
-			free <- r.buf[:cap(r.buf)]
-		case w := <-written:
-			writing = false
-			spare = w.buf[:0]
-			c.queued = 0
-			if w.err != nil {
-				writeErr = w.err
-				c.Engine.TransportClosed(w.err)
-			}
-		case <-c.wake:
-			c.runWork()
-		case <-timer.C:
-			armed = time.Time{}
-			c.Engine.Tick()
+		c.qmu.Lock()
+		work := c.work
+		c.work = nil
+		c.pending.Store(false)
+		c.qmu.Unlock()
+		for _, f := range work {
+			f()
+			c.dispatch()
 		}
 	}
-	timer.Stop()
-	close(writes)
-	c.finish()
-	// Half-close, and read what the peer still sends for a moment, so our
-	// last frame (a close with its reason) is not lost to a reset.
-	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok && !readDone {
-		_ = tc.CloseWrite()
-		_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
-	drain:
-		for {
-			select {
-			case r := <-reads:
-				if r.err != nil {
-					break drain
-				}
-				free <- r.buf[:cap(r.buf)]
-			case <-time.After(time.Second):
-				break drain
-			}
+	if !c.writing && c.writeErr == nil && c.Engine.HasOutput() {
+		out := c.Engine.TakeOutput(c.spare)
+		c.spare = nil
+		c.writing = true
+		c.queued = len(out)
+		c.writes <- out // buffered: the writer is idle
+	}
+	if c.Congested() {
+		c.congested = true
+	} else if c.congested {
+		c.congested = false
+		c.handler.Writable(c)
+		c.process()
+		return
+	}
+	if c.Engine.Done() {
+		if !c.doneSeen {
+			// Bound the last write and the wait for the peer's close.
+			c.doneSeen = true
+			_ = c.nc.SetDeadline(time.Now().Add(2 * linger))
+		}
+		if !c.writing && !c.finishing && (!c.Engine.HasOutput() || c.writeErr != nil) {
+			c.finish()
+		}
+		return
+	}
+	if next := c.Engine.Tick(); !next.IsZero() && (c.armed.IsZero() || next.Before(c.armed)) {
+		c.armed = next
+		if c.timer == nil {
+			c.timer = time.AfterFunc(time.Until(next), c.onTimer)
+		} else {
+			c.timer.Reset(time.Until(next))
 		}
 	}
-	close(stopRead)
-	_ = c.nc.Close()
-	return c.Engine.Err()
-}
-
-// finish marks the connection finished: injected work no longer runs.
-func (c *Conn) finish() {
-	c.mu.Lock()
-	c.done = true
-	c.work = nil
-	c.mu.Unlock()
-}
-
-func transportErr(err error) error {
-	if errors.Is(err, io.EOF) {
-		return nil
-	}
-	return err
 }
 
 func (c *Conn) dispatch() {
@@ -201,64 +183,92 @@ func (c *Conn) dispatch() {
 	}
 }
 
-func (c *Conn) runWork() {
-	for {
-		c.mu.Lock()
-		work := c.work
-		c.work = nil
-		c.mu.Unlock()
-		if len(work) == 0 {
-			return
-		}
-		for _, f := range work {
-			f()
-			c.dispatch()
-		}
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	c.armed = time.Time{}
+	if !c.finishing {
+		c.Engine.Tick()
+		c.process()
 	}
+	c.unlock()
 }
 
-func (c *Conn) reader(reads chan<- readResult, free chan []byte, stop <-chan struct{}) {
+// finish runs once the engine is done and its output written: no more work
+// is accepted, and the socket is half-closed so the reader sees the peer's
+// answer (or gives up after linger) without losing our last frame to a reset.
+func (c *Conn) finish() {
+	c.finishing = true
+	c.qmu.Lock()
+	c.closed = true
+	c.work = nil
+	c.pending.Store(false)
+	c.qmu.Unlock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	close(c.writes)
+	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(linger))
+	close(c.flushed)
+}
+
+// Run serves the connection: it reads until the engine is done and the
+// socket closed, and returns why the transport ended.
+func (c *Conn) Run() error {
+	go c.writer()
+	c.mu.Lock()
+	c.process() // a client engine has its protocol header to send
+	c.unlock()
+	buf := make([]byte, readSize)
 	for {
-		var buf []byte
-		select {
-		case buf = <-free:
-		case <-stop:
-			return
-		}
 		n, err := c.nc.Read(buf)
-		if n > 0 {
-			select {
-			case reads <- readResult{buf: buf[:n]}:
-			case <-stop:
-				return
+		c.mu.Lock()
+		if !c.finishing {
+			if n > 0 {
+				c.Engine.Feed(buf[:n])
 			}
+			if err != nil {
+				c.Engine.TransportClosed(transportErr(err))
+			}
+			c.process()
 		}
+		c.unlock()
 		if err != nil {
-			select {
-			case reads <- readResult{err: err}:
-			case <-stop:
-			}
-			return
-		}
-		if n == 0 {
-			free <- buf
+			break // after finishing, the read ends at the peer's close or the deadline
 		}
 	}
+	// The engine is done (or the socket failed): wait for the last write.
+	select {
+	case <-c.flushed:
+	case <-time.After(linger):
+	}
+	_ = c.nc.Close()
+	return c.Engine.Err()
 }
 
-type writeResult struct {
-	buf []byte
-	err error
+func transportErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
-func (c *Conn) writer(writes <-chan []byte, written chan<- writeResult) {
-	for out := range writes {
+func (c *Conn) writer() {
+	for out := range c.writes {
 		_, err := c.nc.Write(out)
-		written <- writeResult{out, err}
-		if err != nil {
-			for range writes {
-			}
-			return
+		c.mu.Lock()
+		c.writing = false
+		c.queued = 0
+		c.spare = out[:0]
+		if err != nil && c.writeErr == nil {
+			c.writeErr = err
+			c.Engine.TransportClosed(err)
 		}
+		if !c.finishing {
+			c.process()
+		}
+		c.unlock()
 	}
 }
