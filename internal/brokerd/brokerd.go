@@ -96,4 +96,3 @@ func (b *Broker) Addrs() []net.Addr { return b.addrs }
 func (b *Broker) Stop() {
 	b.server.Shutdown(10 * time.Second)
 }
-
