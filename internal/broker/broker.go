@@ -1,5 +1,5 @@
-// Package broker is the messaging model: named nodes (queues now, exchanges
-// later), consumers and at-least-once delivery. It knows nothing of the wire
+// Package broker is the messaging model: queues, exchanges and bindings,
+// consumers, and at-least-once delivery. It knows nothing of the wire
 // protocol; package server maps AMQP links onto it.
 package broker
 
@@ -9,50 +9,108 @@ import (
 	"regexp"
 	"sort"
 	"sync"
+	"time"
+
+	"github.com/qpidha/qpidha/internal/amqp/message"
 )
 
-// ErrNotFound is returned for a node that does not exist and may not be
-// created on demand.
-var ErrNotFound = errors.New("not found")
+// Errors of the broker's registry.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists with different settings")
+	ErrInUse    = errors.New("in use")
+	ErrBuiltin  = errors.New("built-in exchanges cannot be changed")
+)
 
 // Config configures a broker.
 type Config struct {
 	// QueuePatterns are regular expressions: an attach to an unknown address
 	// matching one creates a queue of that name (qpidd's queue-patterns).
 	QueuePatterns []string
+	// TopicPatterns likewise create topic exchanges (qpidd's topic-patterns).
+	TopicPatterns []string
+	// DefaultQueueLimit is the byte limit of queues that declare none (0: none).
+	DefaultQueueLimit int64
+	// Now is the clock (message expiry). Nil means time.Now.
+	Now func() time.Time
 }
 
-// Broker is the registry of nodes.
+// The built-in exchanges every broker has.
+var builtinExchanges = []struct{ name, kind string }{
+	{"", Direct}, // the default exchange: every queue is bound by its name
+	{"amq.direct", Direct},
+	{"amq.topic", Topic},
+	{"amq.fanout", Fanout},
+	{"amq.match", Headers},
+}
+
+// Broker is the registry of queues and exchanges.
 type Broker struct {
-	patterns []*regexp.Regexp
+	cfg           Config
+	queuePatterns []*regexp.Regexp
+	topicPatterns []*regexp.Regexp
 
-	mu     sync.RWMutex
-	queues map[string]*Queue
+	mu        sync.RWMutex
+	queues    map[string]*Queue
+	exchanges map[string]*Exchange
 }
 
-// New returns an empty broker.
+// New returns a broker with only the built-in exchanges.
 func New(cfg Config) (*Broker, error) {
-	b := &Broker{queues: map[string]*Queue{}}
-	for _, p := range cfg.QueuePatterns {
-		re, err := regexp.Compile("^(?:" + p + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("queue pattern %q: %w", p, err)
-		}
-		b.patterns = append(b.patterns, re)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	b := &Broker{cfg: cfg, queues: map[string]*Queue{}, exchanges: map[string]*Exchange{}}
+	var err error
+	if b.queuePatterns, err = compilePatterns("queue", cfg.QueuePatterns); err != nil {
+		return nil, err
+	}
+	if b.topicPatterns, err = compilePatterns("topic", cfg.TopicPatterns); err != nil {
+		return nil, err
+	}
+	for _, x := range builtinExchanges {
+		e, _ := newExchange(x.name, x.kind, ExchangeSettings{Durable: true}, true)
+		b.exchanges[x.name] = e
 	}
 	return b, nil
 }
 
+func compilePatterns(what string, patterns []string) ([]*regexp.Regexp, error) {
+	var out []*regexp.Regexp
+	for _, p := range patterns {
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("%s pattern %q: %w", what, p, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func (b *Broker) now() time.Time { return b.cfg.Now() }
+
 // DeclareQueue returns the queue of that name, creating it with s if absent.
-func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created bool) {
+// Declaring an existing queue is not an error (qpid's passive declare); the
+// existing queue's settings are kept.
+func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created bool, err error) {
+	if name == "" {
+		return nil, false, errors.New("a queue needs a name")
+	}
+	if s.AlternateExchange != "" && b.Exchange(s.AlternateExchange) == nil {
+		return nil, false, fmt.Errorf("%w: alternate exchange %q", ErrNotFound, s.AlternateExchange)
+	}
+	if s.MaxBytes == 0 && s.MaxCount == 0 {
+		s.MaxBytes = b.cfg.DefaultQueueLimit
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if q := b.queues[name]; q != nil {
-		return q, false
+		return q, false, nil
 	}
 	q = NewQueue(name, s)
+	q.broker = b
 	b.queues[name] = q
-	return q, true
+	return q, true, nil
 }
 
 // Queue returns a queue by name, or nil.
@@ -74,17 +132,225 @@ func (b *Broker) Queues() []*Queue {
 	return qs
 }
 
-// Resolve finds the queue an attach addresses, creating it when its name
-// matches a queue pattern.
-func (b *Broker) Resolve(address string) (*Queue, error) {
-	if q := b.Queue(address); q != nil {
-		return q, nil
+// DeleteQueue removes a queue with its bindings. Its messages go to its
+// alternate exchange, if any; its consumers are told (their Fetch returns
+// nothing and Deleted is true). ifUnused and ifEmpty make it conditional.
+func (b *Broker) DeleteQueue(name string, ifUnused, ifEmpty bool) error {
+	q := b.Queue(name)
+	if q == nil {
+		return fmt.Errorf("%w: queue %q", ErrNotFound, name)
 	}
-	for _, re := range b.patterns {
+	st := q.Stats()
+	if ifUnused && st.Consumers > 0 {
+		return fmt.Errorf("%w: queue %q has %d consumers", ErrInUse, name, st.Consumers)
+	}
+	if ifEmpty && st.Depth > 0 {
+		return fmt.Errorf("%w: queue %q holds %d messages", ErrInUse, name, st.Depth)
+	}
+	b.removeQueue(q)
+	return nil
+}
+
+// deleteQueueIfUnused deletes an auto-delete queue whose last consumer left.
+func (b *Broker) deleteQueueIfUnused(q *Queue) error {
+	if !q.unused() {
+		return nil
+	}
+	b.removeQueue(q)
+	return nil
+}
+
+func (b *Broker) removeQueue(q *Queue) {
+	b.mu.Lock()
+	if b.queues[q.name] != q {
+		b.mu.Unlock()
+		return
+	}
+	delete(b.queues, q.name)
+	exchanges := make([]*Exchange, 0, len(b.exchanges))
+	for _, e := range b.exchanges {
+		exchanges = append(exchanges, e)
+	}
+	b.mu.Unlock()
+	for _, e := range exchanges {
+		e.unbindQueue(q.name)
+	}
+	msgs, consumers := q.markDeleted()
+	q.deadLetter(msgs)
+	for _, c := range consumers {
+		c.notify()
+	}
+}
+
+// DeclareExchange returns the exchange of that name, creating it if absent.
+// An existing exchange of another type is an error.
+func (b *Broker) DeclareExchange(name, kind string, s ExchangeSettings) (e *Exchange, created bool, err error) {
+	if name == "" {
+		return nil, false, errors.New("an exchange needs a name")
+	}
+	if s.AlternateExchange != "" && s.AlternateExchange != name && b.Exchange(s.AlternateExchange) == nil {
+		return nil, false, fmt.Errorf("%w: alternate exchange %q", ErrNotFound, s.AlternateExchange)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e := b.exchanges[name]; e != nil {
+		if e.kind != kind {
+			return nil, false, fmt.Errorf("%w: exchange %q is of type %s, not %s", ErrExists, name, e.kind, kind)
+		}
+		return e, false, nil
+	}
+	e, err = newExchange(name, kind, s, false)
+	if err != nil {
+		return nil, false, err
+	}
+	b.exchanges[name] = e
+	return e, true, nil
+}
+
+// Exchange returns an exchange by name, or nil.
+func (b *Broker) Exchange(name string) *Exchange {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.exchanges[name]
+}
+
+// Exchanges lists the exchanges by name.
+func (b *Broker) Exchanges() []*Exchange {
+	b.mu.RLock()
+	es := make([]*Exchange, 0, len(b.exchanges))
+	for _, e := range b.exchanges {
+		es = append(es, e)
+	}
+	b.mu.RUnlock()
+	sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
+	return es
+}
+
+// DeleteExchange removes an exchange and its bindings.
+func (b *Broker) DeleteExchange(name string, ifUnused bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.exchanges[name]
+	if e == nil {
+		return fmt.Errorf("%w: exchange %q", ErrNotFound, name)
+	}
+	if e.builtin {
+		return fmt.Errorf("%w: %q", ErrBuiltin, name)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ifUnused && len(e.bindings) > 0 {
+		return fmt.Errorf("%w: exchange %q has %d bindings", ErrInUse, name, len(e.bindings))
+	}
+	e.deleted = true
+	e.bindings, e.byKey = nil, map[string][]*Binding{}
+	delete(b.exchanges, name)
+	return nil
+}
+
+// Bind binds a queue to an exchange with a key (and arguments, for a
+// headers exchange). Binding again with the same key replaces the arguments.
+func (b *Broker) Bind(exchange, queue, key string, args Args) (*Binding, error) {
+	e := b.Exchange(exchange)
+	if e == nil {
+		return nil, fmt.Errorf("%w: exchange %q", ErrNotFound, exchange)
+	}
+	if e.name == "" {
+		return nil, fmt.Errorf("%w: the default exchange binds every queue by its name", ErrBuiltin)
+	}
+	q := b.Queue(queue)
+	if q == nil {
+		return nil, fmt.Errorf("%w: queue %q", ErrNotFound, queue)
+	}
+	bd := &Binding{Exchange: exchange, Queue: queue, Key: key, Args: args.Clone(), queue: q}
+	if err := e.bind(bd); err != nil {
+		return nil, err
+	}
+	return bd, nil
+}
+
+// Unbind removes a binding.
+func (b *Broker) Unbind(exchange, queue, key string) error {
+	e := b.Exchange(exchange)
+	if e == nil {
+		return fmt.Errorf("%w: exchange %q", ErrNotFound, exchange)
+	}
+	if e.unbind(queue, key) == nil {
+		return fmt.Errorf("%w: binding of %q to %q with key %q", ErrNotFound, queue, exchange, key)
+	}
+	return nil
+}
+
+// Node is what an address names: a queue or an exchange.
+type Node struct {
+	Queue    *Queue
+	Exchange *Exchange
+}
+
+// Resolve finds the node an address names: a queue, else an exchange, else
+// one created on demand when the name matches a queue or topic pattern with
+// the given arguments (the attach's node properties).
+func (b *Broker) Resolve(address string, args Args) (Node, error) {
+	if q := b.Queue(address); q != nil {
+		return Node{Queue: q}, nil
+	}
+	if e := b.Exchange(address); e != nil {
+		return Node{Exchange: e}, nil
+	}
+	for _, re := range b.queuePatterns {
 		if re.MatchString(address) {
-			q, _ := b.DeclareQueue(address, QueueSettings{})
-			return q, nil
+			s, err := ParseQueueArgs(args)
+			if err != nil {
+				return Node{}, err
+			}
+			q, _, err := b.DeclareQueue(address, s)
+			return Node{Queue: q}, err
 		}
 	}
-	return nil, fmt.Errorf("%w: no queue %q", ErrNotFound, address)
+	for _, re := range b.topicPatterns {
+		if re.MatchString(address) {
+			s, err := ParseExchangeArgs(args)
+			if err != nil {
+				return Node{}, err
+			}
+			e, _, err := b.DeclareExchange(address, Topic, s)
+			return Node{Exchange: e}, err
+		}
+	}
+	return Node{}, fmt.Errorf("%w: no queue or exchange named %q", ErrNotFound, address)
+}
+
+// Route returns the queues a message sent to an exchange reaches; the
+// routing key is the message's subject. The default exchange routes to the
+// queue named by the key.
+func (b *Broker) Route(e *Exchange, m *message.Message, out []*Queue) []*Queue {
+	key := m.Subject()
+	if e.name == "" {
+		if q := b.Queue(key); q != nil {
+			out = append(out, q)
+		}
+		return out
+	}
+	return e.Route(key, m, out)
+}
+
+// routeTo delivers a message to an exchange by name (dead-lettering): each
+// queue it reaches gets it; full queues drop it.
+func (b *Broker) routeTo(exchange string, m *message.Message) {
+	e := b.Exchange(exchange)
+	if e == nil {
+		return
+	}
+	for _, q := range b.Route(e, m, nil) {
+		_, _ = q.Enqueue(m)
+	}
+}
+
+// PurgeExpired removes expired messages from every queue.
+func (b *Broker) PurgeExpired() int {
+	n := 0
+	for _, q := range b.Queues() {
+		n += q.Purge()
+	}
+	return n
 }

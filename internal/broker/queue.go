@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/qpidha/qpidha/internal/amqp/message"
 )
@@ -12,6 +13,7 @@ import (
 var (
 	ErrQueueFull    = errors.New("queue limit exceeded")
 	ErrQueueDeleted = errors.New("queue deleted")
+	ErrExclusive    = errors.New("queue is exclusive to another connection")
 )
 
 type entryState uint8
@@ -31,6 +33,10 @@ type Entry struct {
 	owner        *Consumer
 	failures     uint32 // unsuccessful delivery attempts on this broker
 	acquisitions uint32
+	expires      time.Time // zero: never
+	lane         *lane
+	slot         int    // index in lane, plus the lane's base
+	lvqKey       string // the last-value key, "" if none
 }
 
 // DeliveryCount is the header delivery-count to send with the entry: the
@@ -40,39 +46,101 @@ func (e *Entry) DeliveryCount() uint32 { return e.Msg.Header.DeliveryCount + e.f
 // FirstAcquirer reports whether no link acquired the entry before.
 func (e *Entry) FirstAcquirer() bool { return e.acquisitions <= 1 && e.failures == 0 }
 
-// QueueSettings are a queue's declared properties.
+// QueueSettings are a queue's declared properties (see ParseQueueArgs).
 type QueueSettings struct {
 	Durable    bool
-	AutoDelete bool
-	Exclusive  bool
+	AutoDelete bool // deleted when its last consumer leaves
+	Exclusive  bool // only its owner (a connection) may use it
+	Owner      string
 	MaxCount   int   // 0: unlimited
 	MaxBytes   int64 // 0: unlimited
+	Policy     LimitPolicy
+	Priorities int    // priority levels; 0 or 1: FIFO
+	LVQKey     string // last-value queue: the application property naming a message's key
+	// AlternateExchange receives messages rejected by consumers, expired,
+	// or left on the queue when it is deleted.
+	AlternateExchange string
+	// Args are the declared arguments, kept verbatim.
+	Args Args
+}
+
+// lane is an ordered run of entries: a FIFO queue has one, a priority queue
+// one per level. Acquired and removed entries stay in place until they
+// reach the head, so a released message goes back exactly where it was.
+type lane struct {
+	entries []*Entry
+	head    int // entries before head are gone
+	scan    int // index of the first entry that may be available
+	base    int // slots dropped by compaction
+}
+
+func (l *lane) push(e *Entry) {
+	e.lane = l
+	e.slot = l.base + len(l.entries)
+	l.entries = append(l.entries, e)
+}
+
+func (l *lane) index(e *Entry) int { return e.slot - l.base }
+
+// trim drops removed entries at the head and compacts now and then.
+func (l *lane) trim() {
+	for l.head < len(l.entries) && l.entries[l.head].state == removed {
+		l.entries[l.head] = nil
+		l.head++
+	}
+	if l.scan < l.head {
+		l.scan = l.head
+	}
+	if l.head > 32 && l.head*2 >= len(l.entries) {
+		n := copy(l.entries, l.entries[l.head:])
+		clear(l.entries[n:])
+		l.entries = l.entries[:n]
+		l.scan -= l.head
+		l.base += l.head
+		l.head = 0
+	}
+}
+
+// QueueStats are a queue's counters.
+type QueueStats struct {
+	Depth     int    // messages on the queue, being delivered included
+	Bytes     int64  // their size
+	Enqueues  uint64 // messages ever enqueued
+	Dequeues  uint64 // messages ever removed (consumed, expired, dropped)
+	Consumers int
 }
 
 // Queue holds messages in order and hands them to consumers.
-//
-// Entries live in a slice in position order; acquired and removed entries
-// stay in place until they reach the head, so a released message goes back
-// exactly where it was, ahead of later ones.
 type Queue struct {
 	name     string
 	settings QueueSettings
+	broker   *Broker // for dead-lettering and auto-delete; nil in isolation
 
 	mu        sync.Mutex
-	entries   []*Entry // entries[head:] are live, positions contiguous
-	head      int
-	scan      int // index of the first entry that may be available
+	lanes     []*lane // by priority level, lowest first
 	nextPos   uint64
-	count     int   // entries not removed
-	bytes     int64 // their size
+	stats     QueueStats
+	lvq       map[string]*Entry
 	waiting   []*Consumer
-	consumers int
+	consumers []*Consumer
+	hadUsers  bool
 	deleted   bool
 }
 
-// NewQueue returns an empty queue.
+// NewQueue returns an empty queue not registered with a broker.
 func NewQueue(name string, s QueueSettings) *Queue {
-	return &Queue{name: name, settings: s, nextPos: 1}
+	if s.Policy == "" {
+		s.Policy = PolicyReject
+	}
+	n := max(s.Priorities, 1)
+	q := &Queue{name: name, settings: s, nextPos: 1, lanes: make([]*lane, n)}
+	for i := range q.lanes {
+		q.lanes[i] = &lane{}
+	}
+	if s.LVQKey != "" {
+		q.lvq = map[string]*Entry{}
+	}
+	return q
 }
 
 // Name is the queue's name.
@@ -81,44 +149,119 @@ func (q *Queue) Name() string { return q.name }
 // Settings are the queue's declared properties.
 func (q *Queue) Settings() QueueSettings { return q.settings }
 
-// Depth is the number of messages on the queue, acquired ones included.
-func (q *Queue) Depth() int {
+// Stats returns the queue's counters.
+func (q *Queue) Stats() QueueStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.count
+	s := q.stats
+	s.Consumers = len(q.consumers)
+	return s
 }
+
+// Depth is the number of messages on the queue, acquired ones included.
+func (q *Queue) Depth() int { return q.Stats().Depth }
 
 // Consumers is the number of attached consumers.
-func (q *Queue) Consumers() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.consumers
+func (q *Queue) Consumers() int { return q.Stats().Consumers }
+
+func (q *Queue) now() time.Time {
+	if q.broker != nil {
+		return q.broker.now()
+	}
+	return time.Now()
 }
 
-// Enqueue appends a message and wakes a waiting consumer.
+// laneFor maps a message priority (0-9, default 4) to a lane.
+func (q *Queue) laneFor(m *message.Message) *lane {
+	n := len(q.lanes)
+	if n == 1 {
+		return q.lanes[0]
+	}
+	level := min(int(m.Header.Priority)*n/10, n-1)
+	return q.lanes[level]
+}
+
+// Enqueue appends a message and wakes a waiting consumer. A full queue
+// refuses it (ErrQueueFull) or, with the ring policy, drops its oldest
+// available messages to make room.
 func (q *Queue) Enqueue(m *message.Message) (*Entry, error) {
+	now := q.now()
 	q.mu.Lock()
 	if q.deleted {
 		q.mu.Unlock()
 		return nil, ErrQueueDeleted
 	}
 	size := int64(m.Size())
-	if (q.settings.MaxCount > 0 && q.count+1 > q.settings.MaxCount) ||
-		(q.settings.MaxBytes > 0 && q.bytes+size > q.settings.MaxBytes) {
-		q.mu.Unlock()
-		return nil, fmt.Errorf("%w: queue %s holds %d messages (%d bytes)", ErrQueueFull, q.name, q.count, q.bytes)
+	var key string
+	if q.lvq != nil {
+		key = lvqKeyOf(m, q.settings.LVQKey)
+		if old := q.lvq[key]; key != "" && old != nil && old.state == available {
+			q.remove(old) // the new value replaces it
+		}
 	}
-	e := &Entry{Pos: q.nextPos, Msg: m}
+	for q.full(size) {
+		if q.settings.Policy != PolicyRing || !q.dropOldest() {
+			q.mu.Unlock()
+			return nil, fmt.Errorf("%w: queue %s holds %d messages (%d bytes); limits %d messages, %d bytes",
+				ErrQueueFull, q.name, q.stats.Depth, q.stats.Bytes, q.settings.MaxCount, q.settings.MaxBytes)
+		}
+	}
+	e := &Entry{Pos: q.nextPos, Msg: m, expires: expiry(m, now), lvqKey: key}
 	q.nextPos++
-	q.entries = append(q.entries, e)
-	q.count++
-	q.bytes += size
+	q.laneFor(m).push(e)
+	if key != "" {
+		q.lvq[key] = e
+	}
+	q.stats.Depth++
+	q.stats.Bytes += size
+	q.stats.Enqueues++
 	wake := q.popWaiting()
 	q.mu.Unlock()
 	if wake != nil {
 		wake.notify()
 	}
 	return e, nil
+}
+
+func (q *Queue) full(size int64) bool {
+	s := q.settings
+	return (s.MaxCount > 0 && q.stats.Depth+1 > s.MaxCount) || (s.MaxBytes > 0 && q.stats.Bytes+size > s.MaxBytes)
+}
+
+// dropOldest removes the oldest available message of the lowest priority
+// (ring policy); false if every message is being delivered.
+func (q *Queue) dropOldest() bool {
+	for _, l := range q.lanes {
+		for i := l.head; i < len(l.entries); i++ {
+			if e := l.entries[i]; e.state == available {
+				q.remove(e)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func lvqKeyOf(m *message.Message, prop string) string {
+	if v, ok := lookupProperty(m.ApplicationProperties(), prop); ok {
+		return fmt.Sprint(v)
+	}
+	return ""
+}
+
+// expiry is when a message expires: its header ttl from now, or its
+// absolute-expiry-time, whichever is sooner.
+func expiry(m *message.Message, now time.Time) time.Time {
+	var t time.Time
+	if m.Header.TTL.Set {
+		t = now.Add(time.Duration(m.Header.TTL.V) * time.Millisecond)
+	}
+	if p := m.Properties(); p != nil && p.AbsoluteExpiryTime.Set && p.AbsoluteExpiryTime.V > 0 {
+		if a := p.AbsoluteExpiryTime.V.Time(); t.IsZero() || a.Before(t) {
+			t = a
+		}
+	}
+	return t
 }
 
 // popWaiting takes the consumer waiting longest, so busy queues share
@@ -136,68 +279,92 @@ func (q *Queue) popWaiting() *Consumer {
 	return nil
 }
 
-// acquire takes up to max available entries for c (q.mu held).
-func (q *Queue) acquire(c *Consumer, buf []*Entry, max int) []*Entry {
-	for q.scan < len(q.entries) && len(buf) < max {
-		e := q.entries[q.scan]
-		q.scan++
-		if e.state != available {
-			continue
+// acquire takes up to max available entries for c, highest priority first;
+// expired entries found on the way are removed into dead (q.mu held).
+func (q *Queue) acquire(c *Consumer, buf []*Entry, max int, now time.Time, dead *[]*message.Message) []*Entry {
+	for i := len(q.lanes) - 1; i >= 0 && len(buf) < max; i-- {
+		l := q.lanes[i]
+		for l.scan < len(l.entries) && len(buf) < max {
+			e := l.entries[l.scan]
+			l.scan++
+			if e.state != available {
+				continue
+			}
+			if !e.expires.IsZero() && !now.Before(e.expires) {
+				*dead = append(*dead, e.Msg)
+				q.remove(e)
+				continue
+			}
+			e.state = acquired
+			e.owner = c
+			e.acquisitions++
+			c.owned[e.Pos] = e
+			buf = append(buf, e)
 		}
-		e.state = acquired
-		e.owner = c
-		e.acquisitions++
-		c.owned[e.Pos] = e
-		buf = append(buf, e)
 	}
 	return buf
 }
 
-// remove drops an entry (q.mu held) and trims removed entries at the head.
+// remove drops an entry (q.mu held).
 func (q *Queue) remove(e *Entry) {
 	if e.state == removed {
 		return
 	}
 	e.state = removed
 	e.owner = nil
-	q.count--
-	q.bytes -= int64(e.Msg.Size())
-	for q.head < len(q.entries) && q.entries[q.head].state == removed {
-		q.entries[q.head] = nil
-		q.head++
-		if q.scan < q.head {
-			q.scan = q.head
-		}
+	q.stats.Depth--
+	q.stats.Bytes -= int64(e.Msg.Size())
+	q.stats.Dequeues++
+	if e.lvqKey != "" && q.lvq[e.lvqKey] == e {
+		delete(q.lvq, e.lvqKey)
 	}
-	// Reclaim the dead prefix once it is half the slice.
-	if q.head > 32 && q.head*2 >= len(q.entries) {
-		n := copy(q.entries, q.entries[q.head:])
-		clear(q.entries[n:])
-		q.entries = q.entries[:n]
-		q.scan -= q.head
-		q.head = 0
-	}
-}
-
-// index returns the slice index of an entry (q.mu held).
-func (q *Queue) index(e *Entry) int {
-	first := q.entries[q.head].Pos
-	return q.head + int(e.Pos-first)
+	e.lane.trim()
 }
 
 // makeAvailable returns an acquired entry to the queue (q.mu held).
 func (q *Queue) makeAvailable(e *Entry) *Consumer {
 	e.state = available
 	e.owner = nil
-	if i := q.index(e); i < q.scan {
-		q.scan = i
+	l := e.lane
+	if i := l.index(e); i < l.scan {
+		l.scan = i
 	}
 	return q.popWaiting()
 }
 
+// Purge removes expired messages and returns how many; they go to the
+// alternate exchange if there is one.
+func (q *Queue) Purge() int {
+	now := q.now()
+	var dead []*message.Message
+	q.mu.Lock()
+	for _, l := range q.lanes {
+		for i := l.head; i < len(l.entries); i++ {
+			e := l.entries[i]
+			if e.state == available && !e.expires.IsZero() && !now.Before(e.expires) {
+				dead = append(dead, e.Msg)
+				q.remove(e)
+			}
+		}
+	}
+	q.mu.Unlock()
+	q.deadLetter(dead)
+	return len(dead)
+}
+
+// deadLetter routes messages to the alternate exchange (never with q.mu held).
+func (q *Queue) deadLetter(msgs []*message.Message) {
+	if len(msgs) == 0 || q.broker == nil || q.settings.AlternateExchange == "" {
+		return
+	}
+	for _, m := range msgs {
+		q.broker.routeTo(q.settings.AlternateExchange, m)
+	}
+}
+
 // Consumer is a subscription to a queue. Its notify function is called
 // (from any goroutine, never with the queue locked) when messages may be
-// available after a Fetch came back short.
+// available after a Fetch came back short, and when the queue is deleted.
 type Consumer struct {
 	q         *Queue
 	notify    func()
@@ -206,35 +373,52 @@ type Consumer struct {
 	closed    bool
 }
 
-// Subscribe adds a consumer.
-func (q *Queue) Subscribe(notify func()) (*Consumer, error) {
+// Subscribe adds a consumer for connection owner (checked against an
+// exclusive queue's owner).
+func (q *Queue) Subscribe(owner string, notify func()) (*Consumer, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.deleted {
 		return nil, ErrQueueDeleted
 	}
-	q.consumers++
-	return &Consumer{q: q, notify: notify, owned: map[uint64]*Entry{}}, nil
+	if q.settings.Exclusive && q.settings.Owner != "" && owner != q.settings.Owner {
+		return nil, fmt.Errorf("%w: %s", ErrExclusive, q.name)
+	}
+	c := &Consumer{q: q, notify: notify, owned: map[uint64]*Entry{}}
+	q.consumers = append(q.consumers, c)
+	q.hadUsers = true
+	return c, nil
 }
 
 // Queue is the consumer's queue.
 func (c *Consumer) Queue() *Queue { return c.q }
 
+// Deleted reports whether the consumer's queue was deleted.
+func (c *Consumer) Deleted() bool {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return c.q.deleted
+}
+
 // Fetch acquires up to max messages, appending them to buf. When it
 // returns fewer, the consumer is notified once more become available.
 func (c *Consumer) Fetch(buf []*Entry, max int) []*Entry {
 	q := c.q
+	now := q.now()
+	var dead []*message.Message
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if c.closed {
+	if c.closed || q.deleted {
+		q.mu.Unlock()
 		return buf
 	}
 	n := len(buf)
-	buf = q.acquire(c, buf, n+max)
+	buf = q.acquire(c, buf, n+max, now, &dead)
 	if len(buf)-n < max && !c.isWaiting {
 		c.isWaiting = true
 		q.waiting = append(q.waiting, c)
 	}
+	q.mu.Unlock()
+	q.deadLetter(dead)
 	return buf
 }
 
@@ -248,6 +432,21 @@ func (c *Consumer) Accept(e *Entry) {
 	}
 	delete(c.owned, e.Pos)
 	q.remove(e)
+}
+
+// Reject removes a message the consumer refused; it goes to the alternate
+// exchange if the queue has one.
+func (c *Consumer) Reject(e *Entry) {
+	q := c.q
+	q.mu.Lock()
+	if e.owner != c {
+		q.mu.Unlock()
+		return
+	}
+	delete(c.owned, e.Pos)
+	q.remove(e)
+	q.mu.Unlock()
+	q.deadLetter([]*message.Message{e.Msg})
 }
 
 // Release returns a message to the queue for redelivery; failed counts the
@@ -272,6 +471,7 @@ func (c *Consumer) Release(e *Entry, failed bool) {
 
 // Close ends the subscription. Messages it still holds go back to the
 // queue, counted as failed attempts since the consumer may have seen them.
+// An auto-delete queue goes away with its last consumer.
 func (c *Consumer) Close() {
 	q := c.q
 	q.mu.Lock()
@@ -280,7 +480,12 @@ func (c *Consumer) Close() {
 		return
 	}
 	c.closed = true
-	q.consumers--
+	for i, x := range q.consumers {
+		if x == c {
+			q.consumers = append(q.consumers[:i], q.consumers[i+1:]...)
+			break
+		}
+	}
 	var wake []*Consumer
 	for _, e := range c.owned {
 		e.failures++
@@ -289,8 +494,43 @@ func (c *Consumer) Close() {
 		}
 	}
 	c.owned = nil
+	autoDelete := q.settings.AutoDelete && len(q.consumers) == 0 && !q.deleted
 	q.mu.Unlock()
 	for _, w := range wake {
 		w.notify()
 	}
+	if autoDelete && q.broker != nil {
+		_ = q.broker.deleteQueueIfUnused(q)
+	}
+}
+
+// markDeleted empties a queue being deleted and returns its messages and
+// consumers (q.mu not held by the caller).
+func (q *Queue) markDeleted() ([]*message.Message, []*Consumer) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.deleted {
+		return nil, nil
+	}
+	q.deleted = true
+	var msgs []*message.Message
+	for _, l := range q.lanes {
+		for i := l.head; i < len(l.entries); i++ {
+			if e := l.entries[i]; e.state != removed {
+				msgs = append(msgs, e.Msg)
+				q.remove(e)
+			}
+		}
+	}
+	consumers := q.consumers
+	q.consumers = nil
+	q.waiting = nil
+	return msgs, consumers
+}
+
+// unused reports whether an auto-delete queue may go: no consumers.
+func (q *Queue) unused() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.consumers) == 0 && q.hadUsers
 }

@@ -29,12 +29,18 @@ type Broker struct {
 
 // New assembles a broker from options without listening yet.
 func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
-	b, err := broker.New(broker.Config{QueuePatterns: opts.QueuePatterns})
+	b, err := broker.New(broker.Config{
+		QueuePatterns:     opts.QueuePatterns,
+		TopicPatterns:     opts.TopicPatterns,
+		DefaultQueueLimit: int64(opts.DefaultQueueLimit),
+	})
 	if err != nil {
 		return nil, err
 	}
 	for _, name := range opts.Queues {
-		b.DeclareQueue(name, broker.QueueSettings{})
+		if _, _, err := b.DeclareQueue(name, broker.QueueSettings{}); err != nil {
+			return nil, fmt.Errorf("queue %s: %w", name, err)
+		}
 	}
 	scfg := server.Config{
 		Broker:      b,

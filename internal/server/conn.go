@@ -15,16 +15,20 @@ import (
 	"github.com/qpidha/qpidha/internal/broker"
 )
 
+var connIDs atomic.Uint64
+
 // conn is one client connection: it owns its engine (through the driver)
 // and the broker subscriptions of its links.
 type conn struct {
 	srv *Server
 	dc  *driver.Conn
 	log *logrus.Entry
+	id  string // owner of this connection's exclusive queues
 
 	consumers map[*amqp.Link]*consumer
 	scheduled atomic.Bool // a service pass is queued on the driver
 	fetched   []*broker.Entry
+	routed    []*broker.Queue
 	scratch   []byte // message encoding buffer, copied by the engine
 }
 
@@ -35,20 +39,35 @@ type consumer struct {
 	preSettle bool // the client asked for at-most-once
 }
 
-// producer is a link receiving messages for a queue.
+// producer is a link receiving messages for a node; with no node it is the
+// anonymous relay, routing each message by its "to" address.
 type producer struct {
-	link  *amqp.Link
-	queue *broker.Queue
+	link      *amqp.Link
+	node      broker.Node
+	temporary *broker.Queue // a dynamic target, deleted with the link
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		srv:       s,
 		log:       s.log.WithField("remote", nc.RemoteAddr().String()),
+		id:        "conn-" + itoa(connIDs.Add(1)),
 		consumers: map[*amqp.Link]*consumer{},
 	}
 	c.dc = driver.New(nc, amqp.NewServer(s.engineConfig()), c)
 	return c
+}
+
+func itoa(n uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		if n /= 10; n == 0 {
+			return string(b[i:])
+		}
+	}
 }
 
 // HandleEvent implements driver.Handler.
@@ -74,7 +93,13 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 	case amqp.EventSessionEnd:
 		e.Session.End(nil)
 	case amqp.EventLinkAttach:
-		c.attach(e.Link)
+		if e.Link.Context == nil {
+			if e.Link.IsSender() {
+				c.attachConsumer(e.Link)
+			} else {
+				c.attachProducer(e.Link)
+			}
+		}
 	case amqp.EventLinkDetach:
 		c.detach(e.Link)
 	case amqp.EventLinkFlow:
@@ -107,63 +132,15 @@ func refuse(l *amqp.Link, e *types.Error) {
 	l.Detach(e)
 }
 
-func (c *conn) attach(l *amqp.Link) {
-	if l.Context != nil {
-		return // an answer to our own attach
-	}
-	if l.IsSender() {
-		c.attachConsumer(l)
-	} else {
-		c.attachProducer(l)
-	}
-}
-
-func (c *conn) attachProducer(l *amqp.Link) {
-	t, ok := l.RemoteTarget().(*types.Target)
-	if !ok || t.Address == "" {
-		refuse(l, types.NewError(types.CondNotImplemented, "a sender must name a target address"))
-		return
-	}
-	q, err := c.srv.cfg.Broker.Resolve(t.Address)
-	if err != nil {
-		c.log.WithField("address", t.Address).Info("sender refused: no such node")
-		refuse(l, types.NewError(types.CondNotFound, "no node named %q", t.Address))
-		return
-	}
-	l.Context = &producer{link: l, queue: q}
-	l.RcvSettleMode = types.ReceiverSettleModeFirst
-	l.Attach()
-	l.Flow(c.srv.cfg.CreditWindow, false)
-}
-
-func (c *conn) attachConsumer(l *amqp.Link) {
-	src := l.RemoteSource()
-	if src == nil || src.Address == "" {
-		refuse(l, types.NewError(types.CondNotImplemented, "a receiver must name a source address"))
-		return
-	}
-	q, err := c.srv.cfg.Broker.Resolve(src.Address)
-	if err != nil {
-		c.log.WithField("address", src.Address).Info("receiver refused: no such node")
-		refuse(l, types.NewError(types.CondNotFound, "no node named %q", src.Address))
-		return
-	}
-	sub, err := q.Subscribe(c.notify)
-	if err != nil {
-		refuse(l, types.NewError(types.CondNotFound, "%v", err))
-		return
-	}
-	cons := &consumer{link: l, sub: sub, preSettle: l.SndSettleMode == types.SenderSettleModeSettled}
-	l.Context = cons
-	c.consumers[l] = cons
-	l.Attach()
-	c.service(cons) // credit may have come with the attach
-}
-
 func (c *conn) detach(l *amqp.Link) {
-	if cons := c.consumers[l]; cons != nil {
+	switch ctx := l.Context.(type) {
+	case *consumer:
 		delete(c.consumers, l)
-		cons.sub.Close()
+		ctx.sub.Close() // an auto-delete (private) queue goes with it
+	case *producer:
+		if ctx.temporary != nil {
+			_ = c.srv.cfg.Broker.DeleteQueue(ctx.temporary.Name(), false, false)
+		}
 	}
 	l.Detach(nil)
 }
@@ -204,6 +181,12 @@ func (c *conn) service(cons *consumer) {
 			c.fetched[i] = nil
 		}
 		if len(c.fetched) < want {
+			if len(c.fetched) == 0 && cons.sub.Deleted() {
+				delete(c.consumers, l)
+				cons.sub.Close()
+				l.Detach(types.NewError(types.CondResourceDeleted, "queue %s was deleted", cons.sub.Queue().Name()))
+				return
+			}
 			break
 		}
 	}
@@ -249,7 +232,7 @@ func (c *conn) settled(cons *consumer, d *amqp.Delivery) {
 	case *types.Modified:
 		cons.sub.Release(e, st.DeliveryFailed)
 	case *types.Rejected:
-		cons.sub.Accept(e) // dead-lettering comes with alternate exchanges
+		cons.sub.Reject(e) // to the queue's alternate exchange, if any
 	case *types.Accepted:
 		cons.sub.Accept(e)
 	case nil:
@@ -263,20 +246,67 @@ func (c *conn) settled(cons *consumer, d *amqp.Delivery) {
 	d.Settle()
 }
 
-// receive enqueues a message from a producer and settles it.
+// receive routes a message from a producer to its queues and settles it:
+// accepted once on every queue it reaches, rejected when a queue is full or
+// the anonymous relay's "to" names nothing.
 func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	m, err := message.Parse(d.Payload())
 	if err != nil {
 		d.Update(&types.Rejected{Error: types.NewError(types.CondDecodeError, "%v", err)}, true)
-	} else if _, err := p.queue.Enqueue(m); err != nil {
-		cond := types.CondResourceLimitExceeded
-		if errors.Is(err, broker.ErrQueueDeleted) {
-			cond = types.CondResourceDeleted
+		c.replenish(p)
+		return
+	}
+	node := p.node
+	if node.Queue == nil && node.Exchange == nil {
+		if node, err = c.relayTarget(m); err != nil {
+			d.Update(&types.Rejected{Error: errorFor(err)}, true)
+			c.replenish(p)
+			return
 		}
-		d.Update(&types.Rejected{Error: types.NewError(cond, "%v", err)}, true)
+	}
+	c.routed = c.routed[:0]
+	if node.Queue != nil {
+		c.routed = append(c.routed, node.Queue)
+	} else {
+		c.routed = c.srv.cfg.Broker.Route(node.Exchange, m, c.routed)
+	}
+	var failure error
+	for i, q := range c.routed {
+		if _, err := q.Enqueue(m); err != nil && failure == nil {
+			failure = err
+		}
+		c.routed[i] = nil
+	}
+	if failure != nil {
+		d.Update(&types.Rejected{Error: errorFor(failure)}, true)
 	} else {
 		d.Update(&types.Accepted{}, true)
 	}
+	c.replenish(p)
+}
+
+// relayTarget resolves the "to" address of a message sent on the anonymous
+// relay to an existing node.
+func (c *conn) relayTarget(m *message.Message) (broker.Node, error) {
+	to := ""
+	if props := m.Properties(); props != nil {
+		to = props.To
+	}
+	if to == "" {
+		return broker.Node{}, errors.New("a message on the anonymous relay needs a \"to\" address")
+	}
+	b := c.srv.cfg.Broker
+	if q := b.Queue(to); q != nil {
+		return broker.Node{Queue: q}, nil
+	}
+	if e := b.Exchange(to); e != nil {
+		return broker.Node{Exchange: e}, nil
+	}
+	return b.Resolve(to, nil)
+}
+
+// replenish keeps a producer's credit topped up.
+func (c *conn) replenish(p *producer) {
 	if l := p.link; l.Credit() <= c.srv.cfg.CreditWindow/2 {
 		l.Flow(c.srv.cfg.CreditWindow, false)
 	}

@@ -155,6 +155,8 @@ func (s *Server) engineConfig() amqp.Config {
 		HandshakeTimeout: 30 * time.Second,
 		SASLServer:       s.cfg.SASL,
 		RequireSASL:      s.cfg.RequireSASL,
+		// Links with no target address route each message by its "to".
+		OfferedCapabilities: []types.Symbol{"ANONYMOUS-RELAY"},
 	}
 }
 

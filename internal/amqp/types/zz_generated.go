@@ -2644,7 +2644,7 @@ func (x *Source) Marshal(b []byte) ([]byte, error) {
 	if n == 0 && x.Timeout != 0 {
 		n = 4
 	}
-	if n == 0 && x.ExpiryPolicy != TerminusExpiryPolicySessionEnd {
+	if n == 0 && x.ExpiryPolicy != "" && x.ExpiryPolicy != TerminusExpiryPolicySessionEnd {
 		n = 3
 	}
 	if n == 0 && x.Durable != TerminusDurabilityNone {
@@ -2671,7 +2671,7 @@ func (x *Source) Marshal(b []byte) ([]byte, error) {
 		}
 	}
 	if n > 2 {
-		if x.ExpiryPolicy != TerminusExpiryPolicySessionEnd {
+		if x.ExpiryPolicy != "" && x.ExpiryPolicy != TerminusExpiryPolicySessionEnd {
 			b = AppendSymbol(b, Symbol(x.ExpiryPolicy))
 		} else {
 			b = AppendNull(b)
@@ -2859,7 +2859,7 @@ func (x *Target) Marshal(b []byte) ([]byte, error) {
 	if n == 0 && x.Timeout != 0 {
 		n = 4
 	}
-	if n == 0 && x.ExpiryPolicy != TerminusExpiryPolicySessionEnd {
+	if n == 0 && x.ExpiryPolicy != "" && x.ExpiryPolicy != TerminusExpiryPolicySessionEnd {
 		n = 3
 	}
 	if n == 0 && x.Durable != TerminusDurabilityNone {
@@ -2886,7 +2886,7 @@ func (x *Target) Marshal(b []byte) ([]byte, error) {
 		}
 	}
 	if n > 2 {
-		if x.ExpiryPolicy != TerminusExpiryPolicySessionEnd {
+		if x.ExpiryPolicy != "" && x.ExpiryPolicy != TerminusExpiryPolicySessionEnd {
 			b = AppendSymbol(b, Symbol(x.ExpiryPolicy))
 		} else {
 			b = AppendNull(b)

@@ -610,6 +610,10 @@ func (g *gen) present(f fieldXML, ft fieldType) string {
 		return x + ".Set"
 	}
 	if d := g.defaultLiteral(f, ft); d != "" {
+		if ft.kind == "string" || ft.kind == "symbol" {
+			// An empty string or symbol is never a valid value: absent.
+			return x + ` != "" && ` + x + " != " + d
+		}
 		return x + " != " + d
 	}
 	switch ft.kind {
