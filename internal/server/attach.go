@@ -100,6 +100,8 @@ func (c *conn) attachProducer(l *amqp.Link) {
 		}
 		p.node, p.temporary = broker.Node{Queue: q}, q
 		l.Target = &types.Target{Address: q.Name(), Dynamic: true}
+	case t.Address == ManagementAddress && c.srv.cfg.Management != nil:
+		p.management = true
 	case t.Address == "":
 		// The anonymous relay: each message goes where its "to" says.
 	default:

@@ -25,6 +25,7 @@ type conn struct {
 	log *logrus.Entry
 	id  string // owner of this connection's exclusive queues
 
+	info      atomic.Pointer[ConnInfo]
 	consumers map[*amqp.Link]*consumer
 	scheduled atomic.Bool // a service pass is queued on the driver
 	fetched   []*broker.Entry
@@ -42,9 +43,10 @@ type consumer struct {
 // producer is a link receiving messages for a node; with no node it is the
 // anonymous relay, routing each message by its "to" address.
 type producer struct {
-	link      *amqp.Link
-	node      broker.Node
-	temporary *broker.Queue // a dynamic target, deleted with the link
+	link       *amqp.Link
+	node       broker.Node
+	temporary  *broker.Queue // a dynamic target, deleted with the link
+	management bool          // the target is the management node
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -81,6 +83,7 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 		if id := eng.Identity(); id != "" {
 			c.log = c.log.WithField("user", id)
 		}
+		c.opened()
 		c.log.Debug("connection opened")
 		eng.Open()
 	case amqp.EventConnectionClose:
@@ -256,6 +259,12 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		c.replenish(p)
 		return
 	}
+	if p.management || c.isManagement(p, m) {
+		c.manage(m)
+		d.Update(&types.Accepted{}, true)
+		c.replenish(p)
+		return
+	}
 	node := p.node
 	if node.Queue == nil && node.Exchange == nil {
 		if node, err = c.relayTarget(m); err != nil {
@@ -283,6 +292,15 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		d.Update(&types.Accepted{}, true)
 	}
 	c.replenish(p)
+}
+
+// isManagement reports a management request sent via the relay.
+func (c *conn) isManagement(p *producer, m *message.Message) bool {
+	if c.srv.cfg.Management == nil || p.node.Queue != nil || p.node.Exchange != nil {
+		return false
+	}
+	props := m.Properties()
+	return props != nil && props.To == ManagementAddress
 }
 
 // relayTarget resolves the "to" address of a message sent on the anonymous

@@ -33,6 +33,8 @@ type Config struct {
 	MaxFrameSize uint32
 	// CreditWindow is the credit a producer link is kept topped up to.
 	CreditWindow uint32
+	// Management answers requests to the management node (nil: none).
+	Management Management
 }
 
 // Server serves AMQP connections for a broker.
