@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/qpidha/qpidha/internal/amqp"
 	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/broker"
@@ -174,6 +176,7 @@ func (c *conn) attachConsumer(l *amqp.Link) {
 	cons := &consumer{link: l, sub: sub, preSettle: l.SndSettleMode == types.SenderSettleModeSettled}
 	l.Context = cons
 	c.consumers[l] = cons
+	c.log.WithFields(logrus.Fields{"address": src.Address, "queue": q.Name()}).Debug("receiver attached")
 	l.Source = echo
 	l.Attach()
 	c.service(cons) // credit may have come with the attach
