@@ -23,8 +23,8 @@ import (
 
 type options struct {
 	url, address, user, password, label string
-	n, size, window, senders, receivers  int
-	credit                               int
+	n, size, window, senders, receivers int
+	credit                              int
 }
 
 func main() {
