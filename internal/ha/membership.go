@@ -1,0 +1,93 @@
+package ha
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Position is a point in the replication stream: the epoch of the primary
+// that produced it and a sequence number within that epoch. Every promotion
+// starts a new epoch, so a position, and the ID of every replicated message,
+// is never reused: catch-up can never skip a message because a new primary
+// happened to number it like one the backup already had.
+type Position struct {
+	Epoch uint64 `json:"epoch"`
+	Seq   uint64 `json:"seq"`
+}
+
+// Less orders positions by epoch, then sequence.
+func (p Position) Less(o Position) bool {
+	return p.Epoch < o.Epoch || (p.Epoch == o.Epoch && p.Seq < o.Seq)
+}
+
+func (p Position) String() string { return fmt.Sprintf("%d.%d", p.Epoch, p.Seq) }
+
+// Membership is the cluster's replicated view of who may take over: the
+// primary of an epoch and the ready set, the backups it waits for before
+// acknowledging a message. The primary changes it (a backup becomes ready,
+// or is dropped) and sends it to every backup in order with the messages,
+// so a backup that acknowledged a message also knows the ready set it was
+// acknowledged under. Version counts changes within an epoch.
+type Membership struct {
+	Epoch   uint64   `json:"epoch"`
+	Version uint64   `json:"version"`
+	Primary string   `json:"primary"`
+	Ready   []string `json:"ready"`
+}
+
+// Newer reports whether m is a later view than o.
+func (m Membership) Newer(o Membership) bool {
+	return m.Epoch > o.Epoch || (m.Epoch == o.Epoch && m.Version > o.Version)
+}
+
+// IsReady reports whether a broker is in the ready set.
+func (m Membership) IsReady(id string) bool { return slices.Contains(m.Ready, id) }
+
+// WithReady returns the next version with id added to the ready set.
+func (m Membership) WithReady(id string) Membership {
+	if m.IsReady(id) {
+		return m
+	}
+	n := m.clone()
+	n.Version++
+	n.Ready = append(n.Ready, id)
+	slices.Sort(n.Ready)
+	return n
+}
+
+// Without returns the next version with id removed from the ready set.
+func (m Membership) Without(id string) Membership {
+	if !m.IsReady(id) {
+		return m
+	}
+	n := m.clone()
+	n.Version++
+	n.Ready = slices.DeleteFunc(n.Ready, func(r string) bool { return r == id })
+	return n
+}
+
+func (m Membership) clone() Membership {
+	m.Ready = slices.Clone(m.Ready)
+	return m
+}
+
+func (m Membership) String() string {
+	return fmt.Sprintf("epoch %d v%d primary %s ready [%s]", m.Epoch, m.Version, short(m.Primary), strings.Join(shortAll(m.Ready), " "))
+}
+
+// short abbreviates a broker id for logs.
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+func shortAll(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = short(id)
+	}
+	return out
+}

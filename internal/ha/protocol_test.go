@@ -1,0 +1,118 @@
+package ha
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/qpidha/qpidha/internal/amqp/message"
+	"github.com/qpidha/qpidha/internal/amqp/types"
+)
+
+func TestEventRoundTrip(t *testing.T) {
+	for _, ev := range []Event{
+		{Kind: EvEnqueue, Name: "q", IDs: []Position{{3, 99}}, Message: []byte{0x00, 0x53, 0x77, 0x45}},
+		{Kind: EvDequeue, Name: "q", IDs: []Position{{1, 2}, {3, 4}, {1<<63 + 5, 0}}},
+		{Kind: EvQueueDeclare, Name: "orders", UUID: "u-1", Args: types.Map{{Key: "qpid.replicate", Value: "all"}}},
+		{Kind: EvBind, Exchange: "amq.topic", Name: "q", Key: "a.#"},
+		{Kind: EvCaughtUp},
+	} {
+		b, err := ev.Marshal(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An event is a valid AMQP message a broker can parse and forward.
+		if _, err := message.Parse(b); err != nil {
+			t.Fatalf("%s: not a valid message: %v", ev.Kind, err)
+		}
+		got, err := UnmarshalEvent(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*got, ev) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", *got, ev)
+		}
+	}
+	if _, err := UnmarshalEvent([]byte{0x00, 0x53, 0x75, 0xa0, 0x01, 0x00}); err != ErrNotEvent {
+		t.Fatalf("a data section is not an event: %v", err)
+	}
+}
+
+func TestLegalTransitions(t *testing.T) {
+	for from := Standalone; from <= Active; from++ {
+		for to := Standalone; to <= Active; to++ {
+			want := false
+			switch {
+			case from == Standalone && to == Joining,
+				from == Joining && (to == CatchUp || to == Recovering),
+				from == CatchUp && to == Ready,
+				from == Ready && (to == Recovering || to == CatchUp),
+				from == Recovering && to == Active:
+				want = true
+			}
+			if got := CanMove(from, to); got != want {
+				t.Errorf("%s -> %s legal=%v, want %v", from, to, got, want)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		s      State
+		expect string
+		want   bool
+	}{
+		{Active, "primary", true}, {Recovering, "primary", true}, {Ready, "primary", false},
+		{Ready, "backup", true}, {CatchUp, "backup", true}, {Joining, "backup", true}, {Active, "backup", false},
+		{Ready, "ready", true}, {Ready, "READY", true}, {Active, "standalone", false},
+	} {
+		if got := tc.s.Matches(tc.expect); got != tc.want {
+			t.Errorf("%s matches %q = %v, want %v", tc.s, tc.expect, got, tc.want)
+		}
+	}
+}
+
+func TestMembership(t *testing.T) {
+	m := Membership{Epoch: 2, Primary: "a"}
+	m1 := m.WithReady("c").WithReady("b")
+	if m1.Version != 2 || !reflect.DeepEqual(m1.Ready, []string{"b", "c"}) {
+		t.Fatalf("%+v", m1)
+	}
+	if m1.WithReady("b").Version != 2 {
+		t.Fatal("adding a member twice must not change the version")
+	}
+	m2 := m1.Without("b")
+	if !m2.Newer(m1) || m1.Newer(m2) || m2.IsReady("b") || !m1.IsReady("b") {
+		t.Fatalf("%+v vs %+v", m2, m1)
+	}
+	if !(Membership{Epoch: 3}).Newer(m2) {
+		t.Fatal("a later epoch is newer whatever the version")
+	}
+}
+
+func TestStorePersists(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := s.Get().BrokerID
+	if len(id) != 32 {
+		t.Fatalf("broker id %q", id)
+	}
+	if err := s.Update(func(p *Persistent) {
+		p.Epoch = 7
+		p.Position = Position{7, 42}
+		p.Membership = Membership{Epoch: 7, Version: 1, Primary: id, Ready: []string{"x"}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.Get(); got.BrokerID != id || got.Epoch != 7 || got.Position != (Position{7, 42}) || !got.Membership.IsReady("x") {
+		t.Fatalf("reloaded %+v", got)
+	}
+	p, err := ReadPersistent(dir)
+	if err != nil || p.Position != (Position{7, 42}) {
+		t.Fatalf("ReadPersistent: %+v %v", p, err)
+	}
+}
