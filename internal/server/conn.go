@@ -26,6 +26,8 @@ type conn struct {
 	id  string // owner of this connection's exclusive queues
 
 	info      atomic.Pointer[ConnInfo]
+	admitted  Admission
+	ext       Conn // this connection as extensions see it
 	consumers map[*amqp.Link]*consumer
 	scheduled atomic.Bool // a service pass is queued on the driver
 	fetched   []*broker.Entry
@@ -56,6 +58,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		id:        "conn-" + itoa(connIDs.Add(1)),
 		consumers: map[*amqp.Link]*consumer{},
 	}
+	c.ext = Conn{c}
 	c.dc = driver.New(nc, amqp.NewServer(s.engineConfig()), c)
 	return c
 }
@@ -84,6 +87,14 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			c.log = c.log.WithField("user", id)
 		}
 		c.opened()
+		if ext := c.srv.cfg.Extension; ext != nil {
+			var refusal *types.Error
+			if c.admitted, refusal = ext.Admit(*c.info.Load()); c.admitted == Refuse {
+				c.log.WithField("reason", refusal).Info("connection refused")
+				eng.Close(refusal)
+				return
+			}
+		}
 		c.log.Debug("connection opened")
 		eng.Open()
 	case amqp.EventConnectionClose:
@@ -97,24 +108,32 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 		e.Session.End(nil)
 	case amqp.EventLinkAttach:
 		if e.Link.Context == nil {
-			if e.Link.IsSender() {
-				c.attachConsumer(e.Link)
-			} else {
-				c.attachProducer(e.Link)
-			}
+			c.attach(e.Link)
 		}
 	case amqp.EventLinkDetach:
+		if h, ok := e.Link.Context.(LinkHandler); ok {
+			h.OnDetach(&c.ext, e.Link)
+			e.Link.Detach(nil)
+			return
+		}
 		c.detach(e.Link)
 	case amqp.EventLinkFlow:
-		if cons := c.consumers[e.Link]; cons != nil {
+		if h, ok := e.Link.Context.(LinkHandler); ok {
+			h.OnFlow(&c.ext, e.Link)
+		} else if cons := c.consumers[e.Link]; cons != nil {
 			c.service(cons)
 		}
 	case amqp.EventDelivery:
-		if p, ok := e.Link.Context.(*producer); ok {
-			c.receive(p, e.Delivery)
+		switch ctx := e.Link.Context.(type) {
+		case *producer:
+			c.receive(ctx, e.Delivery)
+		case LinkHandler:
+			ctx.OnDelivery(&c.ext, e.Link, e.Delivery)
 		}
 	case amqp.EventDisposition:
-		if cons := c.consumers[e.Link]; cons != nil {
+		if h, ok := e.Link.Context.(LinkHandler); ok {
+			h.OnDisposition(&c.ext, e.Link, e.Delivery)
+		} else if cons := c.consumers[e.Link]; cons != nil {
 			c.settled(cons, e.Delivery)
 		}
 	case amqp.EventTransportClosed:
@@ -133,6 +152,34 @@ func refuse(l *amqp.Link, e *types.Error) {
 	l.Source, l.Target = nil, nil
 	l.Attach()
 	l.Detach(e)
+}
+
+// attach serves a new link: an extension's node, the management node only
+// for a connection admitted to management, else a producer or consumer.
+func (c *conn) attach(l *amqp.Link) {
+	if ext := c.srv.cfg.Extension; ext != nil && ext.Attach(&c.ext, l) {
+		return
+	}
+	if c.admitted == AdmitManagement && !c.managementLink(l) {
+		refuse(l, types.NewError(types.CondUnauthorizedAccess, "this broker is an HA backup: administrators may use only the management node"))
+		return
+	}
+	if l.IsSender() {
+		c.attachConsumer(l)
+	} else {
+		c.attachProducer(l)
+	}
+}
+
+// managementLink reports whether a link serves management: a sender to
+// the management node, or the dynamic receiver its replies come back on.
+func (c *conn) managementLink(l *amqp.Link) bool {
+	if l.IsSender() {
+		src := l.RemoteSource()
+		return src != nil && src.Dynamic
+	}
+	t, _ := l.RemoteTarget().(*types.Target)
+	return t != nil && t.Address == ManagementAddress
 }
 
 func (c *conn) detach(l *amqp.Link) {

@@ -35,6 +35,8 @@ type Config struct {
 	CreditWindow uint32
 	// Management answers requests to the management node (nil: none).
 	Management Management
+	// Extension admits connections and serves its own nodes (nil: none).
+	Extension Extension
 }
 
 // Server serves AMQP connections for a broker.
