@@ -15,6 +15,7 @@ package amqp
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/qpidha/qpidha/internal/amqp/frame"
@@ -124,6 +125,8 @@ type Connection struct {
 	events []Event
 	evHead int
 
+	closeSent bool // our close is written: no frame may follow it
+
 	started, lastRecv, lastSend time.Time
 	transfer                    types.Transfer // reused to encode transfers
 
@@ -214,6 +217,7 @@ func (c *Connection) TakeOutput(spare []byte) []byte {
 	if c.phase == phaseAMQP {
 		for _, s := range c.sessions {
 			s.flushDispositions()
+			s.reopenWindow()
 		}
 	}
 	out := c.out
@@ -232,8 +236,11 @@ func (c *Connection) HasOutput() bool {
 	if len(c.out) > 0 {
 		return true
 	}
+	if c.phase != phaseAMQP {
+		return false // TakeOutput flushes nothing more
+	}
 	for _, s := range c.sessions {
-		if len(s.dispositions) > 0 {
+		if len(s.dispositions) > 0 || s.windowLow() {
 			return true
 		}
 	}
@@ -244,7 +251,7 @@ func (c *Connection) write(b []byte) { c.out = append(c.out, b...) }
 
 // writeFrame encodes a performative; before the AMQP layer is up it waits.
 func (c *Connection) writeFrame(channel uint16, body types.Composite, payload []byte) {
-	if c.phase == phaseDone {
+	if c.phase == phaseDone || c.closeSent {
 		return
 	}
 	if c.cfg.Trace != nil {
@@ -334,13 +341,24 @@ func (c *Connection) consume(data []byte) int {
 	return used
 }
 
+// asError makes the close error for bytes that did not parse. Its
+// description may quote the peer's bytes: it is made valid UTF-8 (the peer
+// must be able to decode our close) and short (the close must fit the
+// smallest max-frame-size).
 func asError(err error) *types.Error {
 	var e *types.Error
-	if errors.As(err, &e) {
-		return e
+	if !errors.As(err, &e) {
+		e = types.NewError(types.CondDecodeError, "%v", err)
 	}
-	return types.NewError(types.CondDecodeError, "%v", err)
+	desc := e.Description
+	if len(desc) > maxDescription {
+		desc = desc[:maxDescription]
+	}
+	return &types.Error{Condition: e.Condition, Description: strings.ToValidUTF8(desc, "?"), Info: e.Info}
 }
+
+// maxDescription bounds the description of an error made from the peer's input.
+const maxDescription = 256
 
 // header handles a whole protocol header from the peer.
 func (c *Connection) header(h []byte) {
@@ -483,6 +501,7 @@ func (c *Connection) Close(e *types.Error) {
 		s.flushDispositions()
 	}
 	c.writeFrame(0, &types.Close{Error: e}, nil)
+	c.closeSent = true
 	if c.remote == stateClosed || e != nil || c.phase != phaseAMQP {
 		if e != nil {
 			c.finish(e)
@@ -528,7 +547,7 @@ func (c *Connection) Tick() time.Time {
 	if c.remoteIdle > 0 && c.local == stateActive {
 		due := c.lastSend.Add(c.remoteIdle / 2)
 		if !now.Before(due) {
-			if len(c.out) == 0 { // output already waiting counts as traffic
+			if !c.HasOutput() { // output already waiting counts as traffic
 				c.out = frame.AppendEmpty(c.out)
 			}
 			c.lastSend = now
@@ -559,6 +578,14 @@ func (c *Connection) amqpFrame(f frame.Frame) {
 	}
 	if c.remote == stateClosed {
 		return // discarding after the peer's close
+	}
+	if c.local == stateClosed {
+		// We sent close: discard everything until the peer's, as nothing
+		// may follow our close (part 2.4.3).
+		if cl, ok := f.Body.(*types.Close); ok {
+			c.onClose(cl)
+		}
+		return
 	}
 	switch body := f.Body.(type) {
 	case *types.Open:

@@ -57,19 +57,20 @@ func (d *Delivery) Update(st types.DeliveryState, settle bool) {
 	s := d.link.session
 	if settle {
 		d.settled = true
-		if !d.remoteSettled {
-			if d.incoming {
-				delete(s.unsettledIn, d.id)
-			} else {
-				delete(s.unsettledOut, d.id)
-			}
+		unsettled := s.unsettledOut
+		if d.incoming {
+			unsettled = s.unsettledIn
+		}
+		// Not there when the peer settled it or its link was freed.
+		if unsettled[d.id] == d {
+			delete(unsettled, d.id)
 			d.link.unsettled--
 		}
 	}
+	d.state = st
 	if d.remoteSettled || s.local != stateActive {
 		return
 	}
-	d.state = st
 	role := types.RoleSender
 	if d.incoming {
 		role = types.RoleReceiver

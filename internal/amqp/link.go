@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/qpidha/qpidha/internal/amqp/frame"
 	"github.com/qpidha/qpidha/internal/amqp/types"
@@ -49,6 +50,9 @@ type Link struct {
 func newLink(s *Session, handle uint32, name string, role types.Role) *Link {
 	return &Link{session: s, handle: handle, name: name, role: role, SndSettleMode: types.SenderSettleModeMixed}
 }
+
+// maxTagSize is the longest delivery-tag (part 2.8.7); transferSize relies on it.
+const maxTagSize = 32
 
 // ErrNoCredit is returned by Send on a link without credit.
 var ErrNoCredit = errors.New("amqp: no link credit")
@@ -292,6 +296,9 @@ func (l *Link) Drained() {
 func (l *Link) Send(tag, payload []byte, settled bool) (*Delivery, error) {
 	if l.role != types.RoleSender || l.local != stateActive || l.remote != stateActive {
 		return nil, errors.New("amqp: link is not an attached sender")
+	}
+	if len(tag) > maxTagSize {
+		return nil, fmt.Errorf("amqp: delivery-tag of %d bytes, more than %d", len(tag), maxTagSize)
 	}
 	if l.credit == 0 {
 		return nil, ErrNoCredit

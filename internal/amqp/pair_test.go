@@ -51,7 +51,7 @@ func (e *end) take(typ EventType) []Event {
 	return got
 }
 
-func (e *end) one(t *testing.T, typ EventType) Event {
+func (e *end) one(t testing.TB, typ EventType) Event {
 	t.Helper()
 	got := e.take(typ)
 	if len(got) != 1 {
@@ -62,9 +62,13 @@ func (e *end) one(t *testing.T, typ EventType) Event {
 
 // pair is a client and a server engine connected by memory.
 type pair struct {
-	t              *testing.T
+	t              testing.TB
 	clock          *clock
 	client, server *end
+	// chunk, when set, feeds bytes in pieces of at most this size.
+	chunk int
+	// wire, when set, sees every batch of bytes an end wrote.
+	wire func(from *end, b []byte)
 }
 
 func traceInto(e *end) func(bool, uint16, types.Composite, int) {
@@ -80,7 +84,7 @@ func traceInto(e *end) func(bool, uint16, types.Composite, int) {
 	}
 }
 
-func newPair(t *testing.T, server, client Config) *pair {
+func newPair(t testing.TB, server, client Config) *pair {
 	p := &pair{t: t, clock: newClock()}
 	p.server = &end{name: "server"}
 	p.client = &end{name: "client"}
@@ -107,12 +111,28 @@ func (p *pair) pump() {
 			p.server.drain()
 			return
 		}
-		p.server.c.Feed(a)
-		p.client.c.Feed(b)
+		p.deliver(p.client, p.server, a)
+		p.deliver(p.server, p.client, b)
 		p.client.drain()
 		p.server.drain()
 	}
 	p.t.Fatal("pump: no quiescence")
+}
+
+// deliver feeds b, written by from, to the other end (in chunks if p.chunk).
+func (p *pair) deliver(from, to *end, b []byte) {
+	if p.wire != nil && len(b) > 0 {
+		p.wire(from, b)
+	}
+	if p.chunk <= 0 {
+		to.c.Feed(b)
+		return
+	}
+	for len(b) > 0 {
+		n := min(p.chunk, len(b))
+		to.c.Feed(b[:n])
+		b = b[n:]
+	}
 }
 
 // open runs the handshake to both opens.

@@ -1,7 +1,9 @@
 package amqp
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/qpidha/qpidha/internal/amqp/frame"
 	"github.com/qpidha/qpidha/internal/amqp/types"
@@ -99,6 +101,10 @@ func (s *Session) End(e *types.Error) {
 	s.localErr = e
 	s.flushDispositions()
 	s.conn.writeFrame(s.channel, &types.End{Error: e}, nil)
+	// Transfers still waiting for the peer's window may not follow the end.
+	clear(s.blocked)
+	clear(s.blockedLinks)
+	s.blocked, s.blockedLinks = s.blocked[:0], s.blockedLinks[:0]
 	if s.remote == stateClosed {
 		s.free()
 	} else {
@@ -150,6 +156,14 @@ func (s *Session) onBegin(remoteChannel uint16, b *types.Begin) {
 // onFrame handles a frame for this session (not begin).
 func (s *Session) onFrame(f frame.Frame) {
 	if s.remote == stateClosed {
+		return
+	}
+	if s.local == stateClosed {
+		// We sent end: what the peer sent before it saw it is discarded,
+		// as nothing may follow our end on this channel (part 2.5.5).
+		if e, ok := f.Body.(*types.End); ok {
+			s.onEnd(e)
+		}
 		return
 	}
 	switch body := f.Body.(type) {
@@ -322,9 +336,20 @@ func (s *Session) onTransfer(t *types.Transfer, payload []byte) {
 		return
 	}
 	l.onTransfer(t, payload)
-	// Reopen the window once half of it is used: deliveries are handed to the
-	// application at once, so the window only paces frames, credit bounds memory.
-	if s.local == stateActive && s.incomingRemain <= s.incomingWindow/2 {
+}
+
+// windowLow reports that half of the incoming window is used.
+func (s *Session) windowLow() bool {
+	return s.local == stateActive && s.remote == stateActive && s.incomingRemain <= s.incomingWindow/2
+}
+
+// reopenWindow advertises the whole incoming window again once half of it
+// is used: deliveries are handed to the application at once, so the window
+// only paces frames, credit bounds memory. It runs when output is taken, not
+// as each transfer arrives: a window reopened by a flow the peer cannot have
+// seen yet would let a peer that ignores the window go unnoticed.
+func (s *Session) reopenWindow() {
+	if s.windowLow() {
 		s.incomingRemain = s.incomingWindow
 		s.sendFlow(nil)
 	}
@@ -372,12 +397,10 @@ func (s *Session) onDisposition(d *types.Disposition) {
 	}
 }
 
+// sortSerial sorts ids in serial order from base; there may be as many as
+// the peer has unsettled deliveries, so no quadratic sort.
 func sortSerial(ids []uint32, base uint32) {
-	for i := 1; i < len(ids); i++ {
-		for j := i; j > 0 && ids[j]-base < ids[j-1]-base; j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
-		}
-	}
+	slices.SortFunc(ids, func(a, b uint32) int { return cmp.Compare(a-base, b-base) })
 }
 
 // queueDisposition records a local state change, sent by flushDispositions.
@@ -432,6 +455,9 @@ func sameOutcome(a, b types.DeliveryState) bool {
 // incoming window is closed.
 func (s *Session) sendTransfer(l *Link, t *types.Transfer, payload []byte) {
 	c := s.conn
+	if c.closeSent {
+		return // nothing may follow our close
+	}
 	if c.cfg.Trace != nil {
 		c.cfg.Trace(true, s.channel, t, len(payload))
 	}
