@@ -31,6 +31,10 @@ const (
 	DefaultSessionWindow = 8192
 )
 
+// MinIdleTimeout is the smallest peer idle-time-out honoured: heartbeats go
+// out at most every MinIdleTimeout/2.
+const MinIdleTimeout = 100 * time.Millisecond
+
 // Config sets up a connection engine.
 type Config struct {
 	ContainerID string
@@ -48,7 +52,7 @@ type Config struct {
 	// IdleTimeout is advertised to the peer: it must send a frame at least
 	// this often. A peer silent for twice this long is closed. Zero: none.
 	IdleTimeout time.Duration
-	// HandshakeTimeout bounds the time from the first byte to both opens
+	// HandshakeTimeout bounds the time from the engine's creation to both opens
 	// having crossed. Zero: no limit.
 	HandshakeTimeout time.Duration
 	// MaxMessageSize bounds incoming messages (zero: no limit but the
@@ -622,7 +626,9 @@ func (c *Connection) onOpen(open *types.Open) {
 	c.maxFrameOut = min(open.MaxFrameSize, c.cfg.MaxFrameSize)
 	c.channelMax = min(open.ChannelMax, c.cfg.ChannelMax)
 	if open.IdleTimeOut.Set && open.IdleTimeOut.V > 0 {
-		c.remoteIdle = time.Duration(open.IdleTimeOut.V) * time.Millisecond
+		// A peer asking for a heartbeat every few milliseconds would cost us
+		// thousands of frames a second: honour no less than MinIdleTimeout.
+		c.remoteIdle = max(time.Duration(open.IdleTimeOut.V)*time.Millisecond, MinIdleTimeout)
 	}
 	c.emit(Event{Type: EventConnectionOpen})
 }

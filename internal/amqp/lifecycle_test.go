@@ -307,7 +307,7 @@ func TestHeartbeatSent(t *testing.T) {
 	}{
 		{1000, 500 * time.Millisecond},
 		{1001, 500500 * time.Microsecond},
-		{1, 500 * time.Microsecond},
+		{1, MinIdleTimeout / 2}, // absurdly small requests are clamped
 		{60000, 30 * time.Second},
 	} {
 		t.Run(fmt.Sprint(tc.peerIdle, "ms"), func(t *testing.T) {

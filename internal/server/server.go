@@ -31,6 +31,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxFrameSize is the largest frame accepted.
 	MaxFrameSize uint32
+	// MaxMessageSize bounds an incoming message (a bigger one detaches its
+	// link with amqp:link:message-size-exceeded).
+	MaxMessageSize uint64
 	// CreditWindow is the credit a producer link is kept topped up to.
 	CreditWindow uint32
 	// Management answers requests to the management node (nil: none).
@@ -38,6 +41,9 @@ type Config struct {
 	// Extension admits connections and serves its own nodes (nil: none).
 	Extension Extension
 }
+
+// DefaultMaxMessageSize bounds what one message may make the broker hold.
+const DefaultMaxMessageSize = 100 << 20
 
 // Server serves AMQP connections for a broker.
 type Server struct {
@@ -58,6 +64,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.CreditWindow == 0 {
 		cfg.CreditWindow = 1000
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = DefaultMaxMessageSize
 	}
 	if cfg.ContainerID == "" {
 		cfg.ContainerID = "qpidd"
@@ -156,6 +165,7 @@ func (s *Server) engineConfig() amqp.Config {
 		ContainerID:      s.cfg.ContainerID,
 		MaxFrameSize:     s.cfg.MaxFrameSize,
 		IdleTimeout:      s.cfg.IdleTimeout,
+		MaxMessageSize:   s.cfg.MaxMessageSize,
 		HandshakeTimeout: 30 * time.Second,
 		SASLServer:       s.cfg.SASL,
 		RequireSASL:      s.cfg.RequireSASL,
