@@ -51,6 +51,9 @@ func Main(args, environ []string, stdout, stderr io.Writer) int {
 	case opts.Check || opts.Quit || opts.Kill:
 		return control(opts, stdout, stderr)
 	case opts.Daemon && child == nil:
+		for _, w := range warnings { // the daemon logs them too
+			fmt.Fprintf(stderr, "qpidd: warning: %s\n", w)
+		}
 		return background(args, environ, opts, stdout, stderr)
 	}
 	return serve(opts, warnings, child, stdout, stderr)
@@ -148,7 +151,8 @@ func serve(opts *config.Options, warnings []string, child *daemon.Child, stdout,
 		log.Warn(w)
 	}
 
-	if !opts.NoDataDir {
+	hasDataDir := !opts.NoDataDir && opts.DataDir != "" // the original: empty means none
+	if hasDataDir {
 		lock, err := daemon.LockDataDir(opts.DataDir)
 		if err != nil {
 			return fail(err)
@@ -171,7 +175,7 @@ func serve(opts *config.Options, warnings []string, child *daemon.Child, stdout,
 	// The pid file is written once the broker listens (it names the real
 	// port), so that --check and --quit find daemons and foreground brokers
 	// alike; a broker without a data directory writes one only if asked.
-	if child != nil || opts.PidFile != "" || opts.PidDir != "" || !opts.NoDataDir {
+	if child != nil || opts.PidFile != "" || opts.PidDir != "" || hasDataDir {
 		path, pid := opts.PidFilePath(port), os.Getpid()
 		if err := daemon.WritePidFile(path, pid); err != nil {
 			b.Stop()
