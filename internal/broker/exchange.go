@@ -234,7 +234,11 @@ type MapPair struct {
 
 func parseHeaderMatch(args Args) (headerMatch, error) {
 	var m headerMatch
-	switch v := args["x-match"]; v {
+	v := args["x-match"]
+	if sym, ok := v.(types.Symbol); ok {
+		v = string(sym) // AMQP 1.0 maps often carry symbols
+	}
+	switch v {
 	case nil, "all":
 	case "any":
 		m.any = true
@@ -283,6 +287,9 @@ func sameValue(a, b any) bool {
 	if x, ok := asInt(a); ok {
 		y, ok := asInt(b)
 		return ok && x == y
+	}
+	if sym, ok := a.(types.Symbol); ok {
+		a = string(sym) // a symbol binding value matches a string property too
 	}
 	if s, ok := a.(string); ok {
 		switch t := b.(type) {

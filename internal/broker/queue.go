@@ -82,6 +82,10 @@ func (l *lane) push(e *Entry) {
 
 func (l *lane) index(e *Entry) int { return e.slot - l.base }
 
+// live returns a copy of the entries from the head on, for loops that
+// remove entries (and so may compact the lane) as they go.
+func (l *lane) live() []*Entry { return append([]*Entry(nil), l.entries[l.head:]...) }
+
 // trim drops removed entries at the head and compacts now and then.
 func (l *lane) trim() {
 	for l.head < len(l.entries) && l.entries[l.head].state == removed {
@@ -171,13 +175,20 @@ func (q *Queue) now() time.Time {
 	return time.Now()
 }
 
-// laneFor maps a message priority (0-9, default 4) to a lane.
+// laneFor maps a message priority (0-9, default 4) to a lane the way qpid
+// does (AMQP 0-10 rule priority-level-implementation): priorities up to
+// 5-ceil(n/2) share the lowest lane, each one above gets the next lane, and
+// the highest lane takes the rest.
 func (q *Queue) laneFor(m *message.Message) *lane {
 	n := len(q.lanes)
 	if n == 1 {
 		return q.lanes[0]
 	}
-	level := min(int(m.Header.Priority)*n/10, n-1)
+	first := 5 - min(5, (n+1)/2)
+	level := 0
+	if p := int(m.Header.Priority); p > first {
+		level = min(p-first, n-1)
+	}
 	return q.lanes[level]
 }
 
@@ -192,18 +203,32 @@ func (q *Queue) Enqueue(m *message.Message) (*Entry, error) {
 		return nil, ErrQueueDeleted
 	}
 	size := int64(m.Size())
+	refuse := func() (*Entry, error) {
+		err := fmt.Errorf("%w: queue %s holds %d messages (%d bytes); limits %d messages, %d bytes",
+			ErrQueueFull, q.name, q.stats.Depth, q.stats.Bytes, q.settings.MaxCount, q.settings.MaxBytes)
+		q.mu.Unlock()
+		return nil, err
+	}
+	// A message larger than the queue can hold is refused before anything
+	// is replaced or dropped for it (as qpid's ring queue does).
+	if q.settings.MaxBytes > 0 && size > q.settings.MaxBytes {
+		return refuse()
+	}
 	var key string
 	if q.lvq != nil {
 		key = lvqKeyOf(m, q.settings.LVQKey)
 		if old := q.lvq[key]; key != "" && old != nil && old.state == available {
-			q.remove(old) // the new value replaces it
+			// The new value replaces the old one, unless it is refused:
+			// then the old value stays.
+			if q.settings.Policy != PolicyRing && q.fullWithout(size, old) {
+				return refuse()
+			}
+			q.remove(old)
 		}
 	}
 	for q.full(size) {
 		if q.settings.Policy != PolicyRing || !q.dropOldest() {
-			q.mu.Unlock()
-			return nil, fmt.Errorf("%w: queue %s holds %d messages (%d bytes); limits %d messages, %d bytes",
-				ErrQueueFull, q.name, q.stats.Depth, q.stats.Bytes, q.settings.MaxCount, q.settings.MaxBytes)
+			return refuse()
 		}
 	}
 	e := &Entry{Pos: q.nextPos, Msg: m, expires: expiry(m, now), lvqKey: key}
@@ -226,6 +251,13 @@ func (q *Queue) Enqueue(m *message.Message) (*Entry, error) {
 func (q *Queue) full(size int64) bool {
 	s := q.settings
 	return (s.MaxCount > 0 && q.stats.Depth+1 > s.MaxCount) || (s.MaxBytes > 0 && q.stats.Bytes+size > s.MaxBytes)
+}
+
+// fullWithout is full as if e were gone already.
+func (q *Queue) fullWithout(size int64, e *Entry) bool {
+	s := q.settings
+	depth, bytes := q.stats.Depth-1, q.stats.Bytes-int64(e.Msg.Size())
+	return (s.MaxCount > 0 && depth+1 > s.MaxCount) || (s.MaxBytes > 0 && bytes+size > s.MaxBytes)
 }
 
 // dropOldest removes the oldest available message of the lowest priority
@@ -339,8 +371,8 @@ func (q *Queue) Purge() int {
 	var dead []*message.Message
 	q.mu.Lock()
 	for _, l := range q.lanes {
-		for i := l.head; i < len(l.entries); i++ {
-			e := l.entries[i]
+		// remove may compact the lane under us: walk a copy.
+		for _, e := range l.live() {
 			if e.state == available && !e.expires.IsZero() && !now.Before(e.expires) {
 				dead = append(dead, e.Msg)
 				q.remove(e)
@@ -515,8 +547,8 @@ func (q *Queue) markDeleted() ([]*message.Message, []*Consumer) {
 	q.deleted = true
 	var msgs []*message.Message
 	for _, l := range q.lanes {
-		for i := l.head; i < len(l.entries); i++ {
-			if e := l.entries[i]; e.state != removed {
+		for _, e := range l.live() { // remove may compact the lane: walk a copy
+			if e.state != removed {
 				msgs = append(msgs, e.Msg)
 				q.remove(e)
 			}
