@@ -266,6 +266,12 @@ func (b *Broker) Bind(exchange, queue, key string, args Args) (*Binding, error) 
 	if err := e.bind(bd); err != nil {
 		return nil, err
 	}
+	// A delete racing this bind removed the queue's bindings before ours
+	// was added: take it back rather than route to a dead queue.
+	if q.isDeleted() {
+		e.unbind(queue, key)
+		return nil, fmt.Errorf("%w: queue %q", ErrNotFound, queue)
+	}
 	return bd, nil
 }
 
@@ -289,8 +295,9 @@ type Node struct {
 
 // Resolve finds the node an address names: a queue, else an exchange, else
 // one created on demand when the name matches a queue or topic pattern with
-// the given arguments (the attach's node properties).
-func (b *Broker) Resolve(address string, args Args) (Node, error) {
+// the given arguments (the attach's node properties); owner becomes the
+// owner of a queue created exclusive.
+func (b *Broker) Resolve(address string, args Args, owner string) (Node, error) {
 	if q := b.Queue(address); q != nil {
 		return Node{Queue: q}, nil
 	}
@@ -302,6 +309,9 @@ func (b *Broker) Resolve(address string, args Args) (Node, error) {
 			s, err := ParseQueueArgs(args)
 			if err != nil {
 				return Node{}, err
+			}
+			if s.Exclusive {
+				s.Owner = owner
 			}
 			q, _, err := b.DeclareQueue(address, s)
 			return Node{Queue: q}, err

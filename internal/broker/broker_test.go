@@ -77,7 +77,7 @@ func TestResolve(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBroker(t, cfg)
 			existing := declare(t, b, "existing", QueueSettings{MaxCount: 9})
-			n, err := b.Resolve(tc.address, tc.args)
+			n, err := b.Resolve(tc.address, tc.args, "conn-1")
 			switch {
 			case tc.err != nil || tc.errText != "":
 				if err == nil || (tc.err != nil && !errors.Is(err, tc.err)) || !strings.Contains(err.Error(), tc.errText) {
@@ -105,7 +105,7 @@ func TestResolve(t *testing.T) {
 				tc.check(t, n)
 			}
 			// Resolving again finds the same node, whatever the arguments.
-			again, err := b.Resolve(tc.address, Args{"qpid.max_count": "1", "durable": false})
+			again, err := b.Resolve(tc.address, Args{"qpid.max_count": "1", "durable": false}, "")
 			if err != nil || again != n {
 				t.Errorf("second Resolve(%q) = %+v, %v; want the same node", tc.address, again, err)
 			}
@@ -118,18 +118,18 @@ func TestResolvePrefersQueueOverExchange(t *testing.T) {
 	if _, _, err := b.DeclareExchange("same", Fanout, ExchangeSettings{}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.Resolve("same", nil); err != nil || n.Exchange == nil {
+	if n, err := b.Resolve("same", nil, ""); err != nil || n.Exchange == nil {
 		t.Fatalf("Resolve: %+v, %v", n, err)
 	}
 	q := declare(t, b, "same", QueueSettings{})
-	if n, err := b.Resolve("same", nil); err != nil || n.Queue != q {
+	if n, err := b.Resolve("same", nil, ""); err != nil || n.Queue != q {
 		t.Errorf("Resolve with a queue and an exchange of the same name: %+v, %v", n, err)
 	}
 }
 
 func TestResolvedQueueWorks(t *testing.T) {
 	b := newBroker(t, Config{QueuePatterns: []string{".*"}, TopicPatterns: []string{"t\\..*"}})
-	n, err := b.Resolve("orders", Args{"qpid.max_count": uint32(2)})
+	n, err := b.Resolve("orders", Args{"qpid.max_count": uint32(2)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +138,13 @@ func TestResolvedQueueWorks(t *testing.T) {
 		t.Errorf("limit from the resolve arguments not applied: %v", err)
 	}
 	// ".*" matches topic-like names too: queue patterns come first.
-	n, err = b.Resolve("t.x", nil)
+	n, err = b.Resolve("t.x", nil, "")
 	if err != nil || n.Queue == nil {
 		t.Errorf("Resolve(t.x) = %+v, %v", n, err)
 	}
 	// A resolved topic exchange routes like amq.topic.
 	b2 := newBroker(t, Config{TopicPatterns: []string{"t\\..*"}})
-	n, err = b2.Resolve("t.x", nil)
+	n, err = b2.Resolve("t.x", nil, "")
 	if err != nil || n.Exchange == nil {
 		t.Fatalf("Resolve(t.x) on b2 = %+v, %v", n, err)
 	}
@@ -152,5 +152,24 @@ func TestResolvedQueueWorks(t *testing.T) {
 	bind(t, b2, "t.x", "sub", "a.#", nil)
 	if got := routeNames(t, b2, "t.x", mo{Subject: "a.b.c"}); !eq(got, []string{"sub"}) {
 		t.Errorf("routing through the resolved exchange: %v", got)
+	}
+}
+
+// A queue created exclusive on demand belongs to the connection that
+// created it: another may not consume from it.
+func TestResolveExclusiveOwner(t *testing.T) {
+	b, err := New(Config{QueuePatterns: []string{"private-.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.Resolve("private-1", Args{"exclusive": true}, "conn-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Queue.Subscribe("conn-b", func() {}); !errors.Is(err, ErrExclusive) {
+		t.Fatalf("another connection subscribed to an exclusive queue: %v", err)
+	}
+	if _, err := n.Queue.Subscribe("conn-a", func() {}); err != nil {
+		t.Fatalf("the owner could not subscribe: %v", err)
 	}
 }

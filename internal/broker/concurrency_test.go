@@ -285,7 +285,7 @@ func TestConcurrentRegistry(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
 				name := fmt.Sprintf("auto.%d", i%10)
-				n, err := b.Resolve(name, Args{"qpid.max_count": 1000})
+				n, err := b.Resolve(name, Args{"qpid.max_count": 1000}, "")
 				if err != nil {
 					continue // deleted and not yet recreated is fine; errors are not
 				}

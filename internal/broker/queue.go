@@ -560,6 +560,12 @@ func (q *Queue) markDeleted() ([]*message.Message, []*Consumer) {
 	return msgs, consumers
 }
 
+func (q *Queue) isDeleted() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.deleted
+}
+
 // unused reports whether an auto-delete queue may go: no consumers.
 func (q *Queue) unused() bool {
 	q.mu.Lock()

@@ -107,7 +107,7 @@ func (c *conn) attachProducer(l *amqp.Link) {
 	case t.Address == "":
 		// The anonymous relay: each message goes where its "to" says.
 	default:
-		node, err := c.srv.cfg.Broker.Resolve(t.Address, nodeArgs(t.DynamicNodeProperties))
+		node, err := c.srv.cfg.Broker.Resolve(t.Address, nodeArgs(t.DynamicNodeProperties), c.id)
 		if err != nil {
 			c.log.WithField("address", t.Address).WithError(err).Info("sender refused")
 			refuse(l, errorFor(err))
@@ -154,7 +154,7 @@ func (c *conn) attachConsumer(l *amqp.Link) {
 		refuse(l, types.NewError(types.CondInvalidField, "a receiver must name a source address or ask for a dynamic one"))
 		return
 	default:
-		node, err := b.Resolve(src.Address, nodeArgs(src.DynamicNodeProperties))
+		node, err := b.Resolve(src.Address, nodeArgs(src.DynamicNodeProperties), c.id)
 		if err != nil {
 			c.log.WithField("address", src.Address).WithError(err).Info("receiver refused")
 			refuse(l, errorFor(err))

@@ -367,7 +367,7 @@ func (c *conn) relayTarget(m *message.Message) (broker.Node, error) {
 	if e := b.Exchange(to); e != nil {
 		return broker.Node{Exchange: e}, nil
 	}
-	return b.Resolve(to, nil)
+	return b.Resolve(to, nil, c.id)
 }
 
 // replenish keeps a producer's credit topped up.

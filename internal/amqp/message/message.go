@@ -7,6 +7,7 @@ package message
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/qpidha/qpidha/internal/amqp/types"
 )
@@ -25,10 +26,11 @@ type Message struct {
 	Footer []byte
 
 	propsOff, appPropsOff int // offsets in Bare, -1 if absent
-	properties            *types.Properties
-	appProperties         types.Map
-	decodedProps          bool
-	decodedAppProps       bool
+	// Decoded on first use, from any goroutine: a message routed to several
+	// queues is read by all of them.
+	propsOnce, appPropsOnce sync.Once
+	properties              *types.Properties
+	appProperties           types.Map
 }
 
 // Parse splits an encoded message. Delivery annotations are dropped: they
@@ -99,22 +101,20 @@ func (m *Message) Size() int { return len(m.MessageAnnotations) + len(m.Bare) + 
 
 // Properties returns the decoded properties section (nil if absent or bad).
 func (m *Message) Properties() *types.Properties {
-	if !m.decodedProps {
-		m.decodedProps = true
+	m.propsOnce.Do(func() {
 		if m.propsOff >= 0 {
 			p := new(types.Properties)
 			if err := p.Unmarshal(types.NewDecoder(m.Bare[m.propsOff:])); err == nil {
 				m.properties = p
 			}
 		}
-	}
+	})
 	return m.properties
 }
 
 // ApplicationProperties returns the decoded application-properties map.
 func (m *Message) ApplicationProperties() types.Map {
-	if !m.decodedAppProps {
-		m.decodedAppProps = true
+	m.appPropsOnce.Do(func() {
 		if m.appPropsOff >= 0 {
 			d := types.NewDecoder(m.Bare[m.appPropsOff:])
 			if _, err := d.ReadDescriptor(); err == nil {
@@ -123,7 +123,7 @@ func (m *Message) ApplicationProperties() types.Map {
 				}
 			}
 		}
-	}
+	})
 	return m.appProperties
 }
 
