@@ -50,9 +50,12 @@ type Broker struct {
 	queuePatterns []*regexp.Regexp
 	topicPatterns []*regexp.Regexp
 
+	// mu guards the registry; configuration changes (declare, delete, bind,
+	// unbind) hold it for writing, so the observer sees them in order.
 	mu        sync.RWMutex
 	queues    map[string]*Queue
 	exchanges map[string]*Exchange
+	observer  ConfigObserver
 }
 
 // New returns a broker with only the built-in exchanges.
@@ -102,6 +105,9 @@ func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created b
 	if s.MaxBytes == 0 && s.MaxCount == 0 {
 		s.MaxBytes = b.cfg.DefaultQueueLimit
 	}
+	if s.Identity == "" {
+		s.Identity = NewIdentity()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if q := b.queues[name]; q != nil {
@@ -110,6 +116,9 @@ func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created b
 	q = NewQueue(name, s)
 	q.broker = b
 	b.queues[name] = q
+	if b.observer != nil {
+		b.observer.QueueDeclared(q)
+	}
 	return q, true, nil
 }
 
@@ -123,11 +132,15 @@ func (b *Broker) Queue(name string) *Queue {
 // Queues lists the queues by name.
 func (b *Broker) Queues() []*Queue {
 	b.mu.RLock()
-	qs := make([]*Queue, 0, len(b.queues))
-	for _, q := range b.queues {
+	defer b.mu.RUnlock()
+	return sortedQueues(b.queues)
+}
+
+func sortedQueues(m map[string]*Queue) []*Queue {
+	qs := make([]*Queue, 0, len(m))
+	for _, q := range m {
 		qs = append(qs, q)
 	}
-	b.mu.RUnlock()
 	sort.Slice(qs, func(i, j int) bool { return qs[i].name < qs[j].name })
 	return qs
 }
@@ -167,14 +180,13 @@ func (b *Broker) removeQueue(q *Queue) {
 		return
 	}
 	delete(b.queues, q.name)
-	exchanges := make([]*Exchange, 0, len(b.exchanges))
 	for _, e := range b.exchanges {
-		exchanges = append(exchanges, e)
-	}
-	b.mu.Unlock()
-	for _, e := range exchanges {
 		e.unbindQueue(q.name)
 	}
+	if b.observer != nil {
+		b.observer.QueueDeleted(q) // its bindings go with it
+	}
+	b.mu.Unlock()
 	msgs, consumers := q.markDeleted()
 	q.deadLetter(msgs)
 	for _, c := range consumers {
@@ -199,11 +211,17 @@ func (b *Broker) DeclareExchange(name, kind string, s ExchangeSettings) (e *Exch
 		}
 		return e, false, nil
 	}
+	if s.Identity == "" {
+		s.Identity = NewIdentity()
+	}
 	e, err = newExchange(name, kind, s, false)
 	if err != nil {
 		return nil, false, err
 	}
 	b.exchanges[name] = e
+	if b.observer != nil {
+		b.observer.ExchangeDeclared(e)
+	}
 	return e, true, nil
 }
 
@@ -217,11 +235,15 @@ func (b *Broker) Exchange(name string) *Exchange {
 // Exchanges lists the exchanges by name.
 func (b *Broker) Exchanges() []*Exchange {
 	b.mu.RLock()
-	es := make([]*Exchange, 0, len(b.exchanges))
-	for _, e := range b.exchanges {
+	defer b.mu.RUnlock()
+	return sortedExchanges(b.exchanges)
+}
+
+func sortedExchanges(m map[string]*Exchange) []*Exchange {
+	es := make([]*Exchange, 0, len(m))
+	for _, e := range m {
 		es = append(es, e)
 	}
-	b.mu.RUnlock()
 	sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
 	return es
 }
@@ -245,20 +267,25 @@ func (b *Broker) DeleteExchange(name string, ifUnused bool) error {
 	e.deleted = true
 	e.bindings, e.byKey = nil, map[string][]*Binding{}
 	delete(b.exchanges, name)
+	if b.observer != nil {
+		b.observer.ExchangeDeleted(e) // its bindings go with it
+	}
 	return nil
 }
 
 // Bind binds a queue to an exchange with a key (and arguments, for a
 // headers exchange). Binding again with the same key replaces the arguments.
 func (b *Broker) Bind(exchange, queue, key string, args Args) (*Binding, error) {
-	e := b.Exchange(exchange)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.exchanges[exchange]
 	if e == nil {
 		return nil, fmt.Errorf("%w: exchange %q", ErrNotFound, exchange)
 	}
 	if e.name == "" {
 		return nil, fmt.Errorf("%w: the default exchange binds every queue by its name", ErrBuiltin)
 	}
-	q := b.Queue(queue)
+	q := b.queues[queue]
 	if q == nil {
 		return nil, fmt.Errorf("%w: queue %q", ErrNotFound, queue)
 	}
@@ -266,23 +293,26 @@ func (b *Broker) Bind(exchange, queue, key string, args Args) (*Binding, error) 
 	if err := e.bind(bd); err != nil {
 		return nil, err
 	}
-	// A delete racing this bind removed the queue's bindings before ours
-	// was added: take it back rather than route to a dead queue.
-	if q.isDeleted() {
-		e.unbind(queue, key)
-		return nil, fmt.Errorf("%w: queue %q", ErrNotFound, queue)
+	if b.observer != nil {
+		b.observer.Bound(bd)
 	}
 	return bd, nil
 }
 
 // Unbind removes a binding.
 func (b *Broker) Unbind(exchange, queue, key string) error {
-	e := b.Exchange(exchange)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.exchanges[exchange]
 	if e == nil {
 		return fmt.Errorf("%w: exchange %q", ErrNotFound, exchange)
 	}
-	if e.unbind(queue, key) == nil {
+	bd := e.unbind(queue, key)
+	if bd == nil {
 		return fmt.Errorf("%w: binding of %q to %q with key %q", ErrNotFound, queue, exchange, key)
+	}
+	if b.observer != nil {
+		b.observer.Unbound(bd)
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ type ExchangeSettings struct {
 	AlternateExchange string
 	// Args are the declared arguments, kept verbatim (qpid.replicate, ...).
 	Args Args
+	// Identity tells this exchange from one of the same name declared later
+	// (set by the broker when empty).
+	Identity string
 }
 
 // Binding routes messages from an exchange to a queue.
@@ -59,6 +62,9 @@ func newExchange(name, kind string, s ExchangeSettings, builtin bool) (*Exchange
 	}
 	return &Exchange{name: name, kind: kind, settings: s, builtin: builtin, byKey: map[string][]*Binding{}}, nil
 }
+
+// Identity is the exchange's identity (see NewIdentity).
+func (e *Exchange) Identity() string { return e.settings.Identity }
 
 // Name is the exchange's name.
 func (e *Exchange) Name() string { return e.name }

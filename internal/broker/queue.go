@@ -37,6 +37,8 @@ type Entry struct {
 	lane         *lane
 	slot         int    // index in lane, plus the lane's base
 	lvqKey       string // the last-value key, "" if none
+	id           MessageID
+	hold         *Hold
 }
 
 // DeliveryCount is the header delivery-count to send with the entry: the
@@ -62,6 +64,9 @@ type QueueSettings struct {
 	AlternateExchange string
 	// Args are the declared arguments, kept verbatim.
 	Args Args
+	// Identity tells this queue from one of the same name declared later
+	// (set by the broker when empty).
+	Identity string
 }
 
 // lane is an ordered run of entries: a FIFO queue has one, a priority queue
@@ -129,6 +134,11 @@ type Queue struct {
 	consumers []*Consumer
 	hadUsers  bool
 	deleted   bool
+
+	observer  Observer
+	byID      map[MessageID]*Entry // entries by replication identity, when replicated
+	completed []*Hold              // holds to complete once unlocked
+	wake      []*Consumer          // consumers to notify once unlocked
 }
 
 // NewQueue returns an empty queue not registered with a broker.
@@ -206,7 +216,7 @@ func (q *Queue) Enqueue(m *message.Message) (*Entry, error) {
 	refuse := func() (*Entry, error) {
 		err := fmt.Errorf("%w: queue %s holds %d messages (%d bytes); limits %d messages, %d bytes",
 			ErrQueueFull, q.name, q.stats.Depth, q.stats.Bytes, q.settings.MaxCount, q.settings.MaxBytes)
-		q.mu.Unlock()
+		q.unlock() // ring drops may have completed holds
 		return nil, err
 	}
 	// A message larger than the queue can hold is refused before anything
@@ -240,11 +250,16 @@ func (q *Queue) Enqueue(m *message.Message) (*Entry, error) {
 	q.stats.Depth++
 	q.stats.Bytes += size
 	q.stats.Enqueues++
-	wake := q.popWaiting()
-	q.mu.Unlock()
-	if wake != nil {
-		wake.notify()
+	if q.observer != nil {
+		q.observer.Enqueued(q, e) // may give it an identity and a hold
+		if !e.id.IsZero() {
+			q.byID[e.id] = e
+		}
 	}
+	if w := q.popWaiting(); w != nil {
+		q.wake = append(q.wake, w)
+	}
+	q.unlock()
 	return e, nil
 }
 
@@ -350,18 +365,30 @@ func (q *Queue) remove(e *Entry) {
 	if e.lvqKey != "" && q.lvq[e.lvqKey] == e {
 		delete(q.lvq, e.lvqKey)
 	}
+	if e.hold != nil {
+		q.completed = append(q.completed, e.hold) // it left the queue: safe
+	}
+	if q.observer != nil {
+		q.observer.Dequeued(q, e)
+	}
+	if !e.id.IsZero() && q.byID != nil {
+		delete(q.byID, e.id)
+	}
 	e.lane.trim()
 }
 
-// makeAvailable returns an acquired entry to the queue (q.mu held).
-func (q *Queue) makeAvailable(e *Entry) *Consumer {
+// makeAvailable returns an acquired entry to the queue (q.mu held); a
+// waiting consumer is woken once the queue is unlocked.
+func (q *Queue) makeAvailable(e *Entry) {
 	e.state = available
 	e.owner = nil
 	l := e.lane
 	if i := l.index(e); i < l.scan {
 		l.scan = i
 	}
-	return q.popWaiting()
+	if w := q.popWaiting(); w != nil {
+		q.wake = append(q.wake, w)
+	}
 }
 
 // Purge removes expired messages and returns how many; they go to the
@@ -379,7 +406,7 @@ func (q *Queue) Purge() int {
 			}
 		}
 	}
-	q.mu.Unlock()
+	q.unlock()
 	q.deadLetter(dead)
 	return len(dead)
 }
@@ -449,7 +476,7 @@ func (c *Consumer) Fetch(buf []*Entry, max int) []*Entry {
 		c.isWaiting = true
 		q.waiting = append(q.waiting, c)
 	}
-	q.mu.Unlock()
+	q.unlock()
 	q.deadLetter(dead)
 	return buf
 }
@@ -458,7 +485,7 @@ func (c *Consumer) Fetch(buf []*Entry, max int) []*Entry {
 func (c *Consumer) Accept(e *Entry) {
 	q := c.q
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if e.owner != c {
 		return
 	}
@@ -477,7 +504,7 @@ func (c *Consumer) Reject(e *Entry) {
 	}
 	delete(c.owned, e.Pos)
 	q.remove(e)
-	q.mu.Unlock()
+	q.unlock()
 	q.deadLetter([]*message.Message{e.Msg})
 }
 
@@ -494,11 +521,8 @@ func (c *Consumer) Release(e *Entry, failed bool) {
 	if failed {
 		e.failures++
 	}
-	wake := q.makeAvailable(e)
-	q.mu.Unlock()
-	if wake != nil {
-		wake.notify()
-	}
+	q.makeAvailable(e)
+	q.unlock()
 }
 
 // Close ends the subscription. Messages it still holds go back to the
@@ -518,19 +542,13 @@ func (c *Consumer) Close() {
 			break
 		}
 	}
-	var wake []*Consumer
 	for _, e := range c.owned {
 		e.failures++
-		if w := q.makeAvailable(e); w != nil {
-			wake = append(wake, w)
-		}
+		q.makeAvailable(e)
 	}
 	c.owned = nil
 	autoDelete := q.settings.AutoDelete && len(q.consumers) == 0 && !q.deleted
-	q.mu.Unlock()
-	for _, w := range wake {
-		w.notify()
-	}
+	q.unlock()
 	if autoDelete && q.broker != nil {
 		_ = q.broker.deleteQueueIfUnused(q)
 	}
@@ -540,11 +558,12 @@ func (c *Consumer) Close() {
 // consumers (q.mu not held by the caller).
 func (q *Queue) markDeleted() ([]*message.Message, []*Consumer) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer q.unlock()
 	if q.deleted {
 		return nil, nil
 	}
 	q.deleted = true
+	q.observer = nil // the queue's deletion is the event: no dequeue per message
 	var msgs []*message.Message
 	for _, l := range q.lanes {
 		for _, e := range l.live() { // remove may compact the lane: walk a copy
