@@ -49,6 +49,7 @@ type producer struct {
 	node       broker.Node
 	temporary  *broker.Queue // a dynamic target, deleted with the link
 	management bool          // the target is the management node
+	held       uint32        // accepted deliveries waiting for their holds
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -327,18 +328,48 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		c.routed = c.srv.cfg.Broker.Route(node.Exchange, m, c.routed)
 	}
 	var failure error
+	var holds []*broker.Hold
 	for i, q := range c.routed {
-		if _, err := q.Enqueue(m); err != nil && failure == nil {
+		e, err := q.Enqueue(m)
+		if err != nil && failure == nil {
 			failure = err
+		}
+		if e != nil && e.Hold() != nil {
+			holds = append(holds, e.Hold())
 		}
 		c.routed[i] = nil
 	}
-	if failure != nil {
+	switch {
+	case failure != nil:
 		d.Update(&types.Rejected{Error: errorFor(failure)}, true)
-	} else {
+	case len(holds) > 0:
+		c.acceptWhenReleased(p, d, holds)
+	default:
 		d.Update(&types.Accepted{}, true)
 	}
 	c.replenish(p)
+}
+
+// acceptWhenReleased settles a delivery once every hold on its message is
+// done: each backup has it, or a consumer took it (the HA guard).
+func (c *conn) acceptWhenReleased(p *producer, d *amqp.Delivery, holds []*broker.Hold) {
+	var left atomic.Int32
+	left.Store(int32(len(holds)))
+	p.held++
+	settle := func() {
+		if left.Add(-1) == 0 {
+			c.dc.Inject(func() {
+				p.held--
+				d.Update(&types.Accepted{}, true)
+				c.replenish(p)
+			})
+		}
+	}
+	for _, h := range holds {
+		if !h.Wait(settle) {
+			settle()
+		}
+	}
 }
 
 // isManagement reports a management request sent via the relay.
@@ -370,9 +401,12 @@ func (c *conn) relayTarget(m *message.Message) (broker.Node, error) {
 	return b.Resolve(to, nil, c.id)
 }
 
-// replenish keeps a producer's credit topped up.
+// replenish keeps a producer's credit topped up; deliveries whose holds are
+// pending count against the window, so a slow backup pushes back on
+// senders instead of filling memory.
 func (c *conn) replenish(p *producer) {
-	if l := p.link; l.Credit() <= c.srv.cfg.CreditWindow/2 {
-		l.Flow(c.srv.cfg.CreditWindow, false)
+	window := c.srv.cfg.CreditWindow
+	if l := p.link; l.Credit()+p.held <= window/2 && p.held < window {
+		l.Flow(window-p.held, false)
 	}
 }
