@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 # The oldest toolchain we support: EL6 (kernel 2.6.32) needs binaries from Go <= 1.23.
 GO123   := go1.23.12
 # Fuzz targets: package and function.
-FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse
+FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse ./internal/mgmt:FuzzHandle
 FUZZTIME ?= 10m
 
 .PHONY: help setup build run test vet unit interop fuzz-smoke fuzz go123 bench clean
@@ -22,7 +22,7 @@ setup:
 	@scripts/setup.sh build
 
 build: setup
-	$(GO) build -o $(BIN)/ ./qpidd ./tests/bench
+	$(GO) build -o $(BIN)/ ./qpidd ./qpid-config ./tests/bench
 
 run: build
 	mkdir -p .run/qpidd

@@ -106,12 +106,16 @@ func TestReplicaOperations(t *testing.T) {
 // configRecorder records configuration events.
 type configRecorder struct{ events []string }
 
-func (c *configRecorder) QueueDeclared(q *Queue)       { c.events = append(c.events, "queue "+q.Name()) }
-func (c *configRecorder) QueueDeleted(q *Queue)        { c.events = append(c.events, "-queue "+q.Name()) }
-func (c *configRecorder) ExchangeDeclared(e *Exchange) { c.events = append(c.events, "exchange "+e.Name()) }
-func (c *configRecorder) ExchangeDeleted(e *Exchange)  { c.events = append(c.events, "-exchange "+e.Name()) }
-func (c *configRecorder) Bound(b *Binding)             { c.events = append(c.events, "bind "+b.Queue+" "+b.Key) }
-func (c *configRecorder) Unbound(b *Binding)           { c.events = append(c.events, "unbind "+b.Queue) }
+func (c *configRecorder) QueueDeclared(q *Queue) { c.events = append(c.events, "queue "+q.Name()) }
+func (c *configRecorder) QueueDeleted(q *Queue)  { c.events = append(c.events, "-queue "+q.Name()) }
+func (c *configRecorder) ExchangeDeclared(e *Exchange) {
+	c.events = append(c.events, "exchange "+e.Name())
+}
+func (c *configRecorder) ExchangeDeleted(e *Exchange) {
+	c.events = append(c.events, "-exchange "+e.Name())
+}
+func (c *configRecorder) Bound(b *Binding)   { c.events = append(c.events, "bind "+b.Queue+" "+b.Key) }
+func (c *configRecorder) Unbound(b *Binding) { c.events = append(c.events, "unbind "+b.Queue) }
 
 func TestConfigObserver(t *testing.T) {
 	b, _ := New(Config{})

@@ -137,6 +137,17 @@ func (s *Server) serve(nc net.Conn) {
 	}()
 }
 
+// Addrs are the addresses the server listens on.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]net.Addr, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = l.Addr()
+	}
+	return out
+}
+
 // Shutdown stops accepting, closes every connection with
 // amqp:connection:forced (on which clients fail over), and waits up to
 // timeout for them to finish.
