@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -15,6 +16,9 @@ import (
 	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/config"
+	"github.com/qpidha/qpidha/internal/daemon"
+	"github.com/qpidha/qpidha/internal/ha"
+	"github.com/qpidha/qpidha/internal/mgmt"
 	"github.com/qpidha/qpidha/internal/server"
 )
 
@@ -24,6 +28,7 @@ type Broker struct {
 	log    *logrus.Logger
 	broker *broker.Broker
 	server *server.Server
+	ha     *ha.Module // nil without ha-cluster or ha-queue-replication
 	addrs  []net.Addr
 }
 
@@ -47,6 +52,19 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		Log:         log,
 		ContainerID: containerID(),
 	}
+	var haMod *ha.Module
+	if opts.HACluster || opts.HAQueueReplication {
+		if haMod, err = newHA(opts, b, log); err != nil {
+			return nil, err
+		}
+		scfg.Extension = haMod
+		// Brokers detect a silent peer after two heartbeats; the container id
+		// is the broker's identity, so a broker finds itself in ha-brokers-url.
+		scfg.IdleTimeout = opts.LinkHeartbeatInterval
+		scfg.ContainerID = haMod.BrokerID()
+	}
+	agent := mgmt.NewAgent(mgmt.Config{Broker: b, Name: scfg.ContainerID, Version: Version, Port: opts.Port})
+	scfg.Management = agent
 	if opts.Auth {
 		db, err := auth.Open(opts.AuthDatabase, opts.Realm)
 		if err != nil {
@@ -57,7 +75,48 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 	} else {
 		scfg.SASL = auth.NewServer(nil, true)
 	}
-	return &Broker{opts: opts, log: log, broker: b, server: server.New(scfg)}, nil
+	srv := server.New(scfg)
+	agent.SetServer(srv)
+	if haMod != nil {
+		haMod.SetServer(srv)
+		haMod.RegisterManagement(agent)
+	}
+	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod}, nil
+}
+
+// newHA creates the HA module from the ha-* options.
+func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger) (*ha.Module, error) {
+	var addrs []string
+	for _, a := range opts.HABrokersURL.Addrs {
+		addrs = append(addrs, a.HostPort())
+	}
+	dataDir := opts.DataDir
+	if opts.NoDataDir {
+		dataDir = ""
+	}
+	return ha.New(ha.Config{
+		Cluster:             opts.HACluster,
+		QueueReplication:    opts.HAQueueReplication || opts.HACluster,
+		Brokers:             addrs,
+		Replicate:           opts.HAReplicate,
+		Username:            opts.HAUsername,
+		Password:            opts.HAPassword,
+		Mechanism:           opts.HAMechanism,
+		BackupTimeout:       opts.HABackupTimeout,
+		FlowMessages:        opts.HAFlowMessages,
+		MinReadyBackups:     opts.HAMinReadyBackups,
+		MaintenanceInterval: opts.LinkMaintenanceInterval,
+		HeartbeatInterval:   opts.LinkHeartbeatInterval,
+		DataDir:             dataDir,
+		OnStatus:            func(line string) { _ = daemon.Status(line) },
+		Exit: func(reason string) {
+			// A stale primary stops serving: the process shuts down (closing
+			// clients with amqp:connection:forced) and the cluster manager
+			// restarts it as a backup.
+			log.WithField("reason", reason).Error("shutting down")
+			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		},
+	}, b, log)
 }
 
 func containerID() string {
@@ -85,6 +144,9 @@ func (b *Broker) Start() error {
 		b.addrs = append(b.addrs, addr)
 		b.log.WithField("address", addr.String()).Infof("listening on port %d", port)
 	}
+	if b.ha != nil {
+		b.ha.Start()
+	}
 	return nil
 }
 
@@ -100,5 +162,11 @@ func (b *Broker) Addrs() []net.Addr { return b.addrs }
 
 // Stop closes every connection with amqp:connection:forced and stops.
 func (b *Broker) Stop() {
+	if b.ha != nil {
+		b.ha.Stop()
+	}
 	b.server.Shutdown(10 * time.Second)
 }
+
+// HA is the broker's HA module, nil if it has none.
+func (b *Broker) HA() *ha.Module { return b.ha }

@@ -4,24 +4,16 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/qpidha/qpidha/internal/broker"
 )
 
-// Position is a point in the replication stream: the epoch of the primary
-// that produced it and a sequence number within that epoch. Every promotion
-// starts a new epoch, so a position, and the ID of every replicated message,
-// is never reused: catch-up can never skip a message because a new primary
-// happened to number it like one the backup already had.
-type Position struct {
-	Epoch uint64 `json:"epoch"`
-	Seq   uint64 `json:"seq"`
-}
-
-// Less orders positions by epoch, then sequence.
-func (p Position) Less(o Position) bool {
-	return p.Epoch < o.Epoch || (p.Epoch == o.Epoch && p.Seq < o.Seq)
-}
-
-func (p Position) String() string { return fmt.Sprintf("%d.%d", p.Epoch, p.Seq) }
+// Position is a point in the replication stream, and the identity of a
+// replicated message: the epoch of the primary that produced it and a
+// sequence number within that epoch. Every promotion starts a new epoch, so
+// no position is ever reused: catch-up can never skip a message because a
+// new primary happened to number it like one the backup already had.
+type Position = broker.MessageID
 
 // Membership is the cluster's replicated view of who may take over: the
 // primary of an epoch and the ready set, the backups it waits for before

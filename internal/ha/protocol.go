@@ -63,6 +63,9 @@ type Event struct {
 	// (first, last) of inclusive ranges.
 	IDs     []Position
 	Message []byte // enqueue: the encoded message
+	// Seq is the primary's position when the event happened: a backup that
+	// applied it holds the primary's state up to (epoch, Seq).
+	Seq uint64
 }
 
 // Marshal encodes the event as a whole AMQP message (an amqp-value section
@@ -98,7 +101,8 @@ func (ev *Event) Marshal(b []byte) ([]byte, error) {
 	} else {
 		b = types.AppendNull(b)
 	}
-	return types.EndList(b, start, 9), nil
+	b = types.AppendUlong(b, ev.Seq)
+	return types.EndList(b, start, 10), nil
 }
 
 // ErrNotEvent is returned for a message that is not a replication event.
@@ -120,8 +124,8 @@ func UnmarshalEvent(payload []byte) (*Event, error) {
 		return nil, ErrNotEvent
 	}
 	f, ok := desc.Value.([]any)
-	if !ok || len(f) < 9 {
-		return nil, fmt.Errorf("replication event: %d fields, want 9", len(f))
+	if !ok || len(f) < 10 {
+		return nil, fmt.Errorf("replication event: %d fields, want 10", len(f))
 	}
 	ev := &Event{}
 	str := func(i int) string {
@@ -145,9 +149,10 @@ func UnmarshalEvent(payload []byte) (*Event, error) {
 			if !ok1 || !ok2 {
 				return nil, errors.New("replication event: ids must be ulongs")
 			}
-			ev.IDs = append(ev.IDs, Position{e, s})
+			ev.IDs = append(ev.IDs, Position{Epoch: e, Seq: s})
 		}
 	}
 	ev.Message, _ = f[8].([]byte)
+	ev.Seq, _ = f[9].(uint64)
 	return ev, nil
 }

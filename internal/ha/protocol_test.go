@@ -10,8 +10,8 @@ import (
 
 func TestEventRoundTrip(t *testing.T) {
 	for _, ev := range []Event{
-		{Kind: EvEnqueue, Name: "q", IDs: []Position{{3, 99}}, Message: []byte{0x00, 0x53, 0x77, 0x45}},
-		{Kind: EvDequeue, Name: "q", IDs: []Position{{1, 2}, {3, 4}, {1<<63 + 5, 0}}},
+		{Kind: EvEnqueue, Name: "q", IDs: []Position{{Epoch: 3, Seq: 99}}, Message: []byte{0x00, 0x53, 0x77, 0x45}},
+		{Kind: EvDequeue, Name: "q", IDs: []Position{{Epoch: 1, Seq: 2}, {Epoch: 3, Seq: 4}, {Epoch: 1<<63 + 5, Seq: 0}}},
 		{Kind: EvQueueDeclare, Name: "orders", UUID: "u-1", Args: types.Map{{Key: "qpid.replicate", Value: "all"}}},
 		{Kind: EvBind, Exchange: "amq.topic", Name: "q", Key: "a.#"},
 		{Kind: EvCaughtUp},
@@ -99,7 +99,7 @@ func TestStorePersists(t *testing.T) {
 	}
 	if err := s.Update(func(p *Persistent) {
 		p.Epoch = 7
-		p.Position = Position{7, 42}
+		p.Position = Position{Epoch: 7, Seq: 42}
 		p.Membership = Membership{Epoch: 7, Version: 1, Primary: id, Ready: []string{"x"}}
 	}); err != nil {
 		t.Fatal(err)
@@ -108,11 +108,11 @@ func TestStorePersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s2.Get(); got.BrokerID != id || got.Epoch != 7 || got.Position != (Position{7, 42}) || !got.Membership.IsReady("x") {
+	if got := s2.Get(); got.BrokerID != id || got.Epoch != 7 || got.Position != (Position{Epoch: 7, Seq: 42}) || !got.Membership.IsReady("x") {
 		t.Fatalf("reloaded %+v", got)
 	}
 	p, err := ReadPersistent(dir)
-	if err != nil || p.Position != (Position{7, 42}) {
+	if err != nil || p.Position != (Position{Epoch: 7, Seq: 42}) {
 		t.Fatalf("ReadPersistent: %+v %v", p, err)
 	}
 }

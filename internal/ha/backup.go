@@ -1,0 +1,137 @@
+package ha
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/qpidha/qpidha/internal/amqp"
+	"github.com/qpidha/qpidha/internal/amqp/driver"
+	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/server"
+)
+
+// backup keeps this broker connected to the primary: it tries the addresses
+// of ha-brokers-url in turn, every link-maintenance-interval, and replicates
+// from whichever broker accepts it as the primary.
+type backup struct {
+	m    *Module
+	log  *logrus.Entry
+	stop chan struct{}
+	done chan struct{}
+
+	mu   sync.Mutex
+	conn *driver.Conn
+	self map[string]bool // addresses that turned out to be this broker
+}
+
+func newBackup(m *Module) *backup {
+	return &backup{m: m, log: m.log, stop: make(chan struct{}), done: make(chan struct{}), self: map[string]bool{}}
+}
+
+func (b *backup) run() {
+	defer close(b.done)
+	next := 0
+	for {
+		addrs := b.candidates()
+		if len(addrs) > 0 {
+			addr := addrs[next%len(addrs)]
+			next++
+			err := b.replicateFrom(addr)
+			if err != nil && !errors.Is(err, errStopped) {
+				b.log.WithField("address", addr).WithError(err).Debug("no replication from this address")
+			}
+		}
+		select {
+		case <-b.stop:
+			return
+		case <-time.After(b.m.cfg.MaintenanceInterval):
+		}
+	}
+}
+
+// candidates are the cluster's addresses minus this broker's own.
+func (b *backup) candidates() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, a := range b.m.cfg.Brokers {
+		if !b.self[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+var errStopped = errors.New("backup stopped")
+
+// replicateFrom connects to one address and replicates until the
+// connection ends.
+func (b *backup) replicateFrom(addr string) error {
+	mech, err := b.m.clientMechanism()
+	if err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	cfg := amqp.Config{
+		ContainerID:  b.m.BrokerID(),
+		Hostname:     host,
+		SASLClient:   mech,
+		IdleTimeout:  b.m.cfg.HeartbeatInterval,
+		MaxFrameSize: 1 << 20,
+		Properties: types.Map{
+			{Key: types.Symbol(PropBrokerID), Value: b.m.BrokerID()},
+			{Key: types.Symbol(server.AdminProperty), Value: true},
+		},
+		HandshakeTimeout: b.m.cfg.HeartbeatInterval,
+	}
+	r := newReplicator(b, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), b.m.cfg.HeartbeatInterval)
+	dc, done, err := driver.Dial(ctx, addr, cfg, r)
+	cancel()
+	if err != nil {
+		return err
+	}
+	dc.Inject(dc.Engine.Open)
+	b.mu.Lock()
+	b.conn = dc
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.conn = nil
+		b.mu.Unlock()
+	}()
+	select {
+	case err := <-done:
+		if r.streaming {
+			b.log.WithField("address", addr).WithError(err).Warn("lost the primary")
+		}
+		return err
+	case <-b.stop:
+		dc.Close(types.NewError(types.CondConnectionForced, "backup stopping"))
+		<-done
+		return errStopped
+	}
+}
+
+// markSelf remembers that an address is this broker.
+func (b *backup) markSelf(addr string) {
+	b.mu.Lock()
+	b.self[addr] = true
+	b.mu.Unlock()
+	b.log.WithField("address", addr).Info("found this broker's own address in ha-brokers-url: skipping it")
+}
+
+// shutdown stops replicating and waits.
+func (b *backup) shutdown() {
+	select {
+	case <-b.stop:
+	default:
+		close(b.stop)
+	}
+	<-b.done
+}

@@ -1,0 +1,43 @@
+package ha
+
+import (
+	"time"
+
+	"github.com/qpidha/qpidha/internal/mgmt"
+	"github.com/qpidha/qpidha/internal/mgmt/wire"
+)
+
+// statusTimeout bounds each peer's answer in a promotion's status check;
+// a peer that does not answer in time counts as unreachable (hung peers are
+// ignored, as the original did).
+func (m *Module) statusTimeout() time.Duration {
+	return min(m.cfg.HeartbeatInterval, 3*time.Second)
+}
+
+// RegisterManagement adds the HA type to the management agent: READ is the
+// broker's HA status (what qpid-ha status and query show); PROMOTE makes it
+// primary, for administrators only, after a status check of its peers.
+func (m *Module) RegisterManagement(a *mgmt.Agent) {
+	a.Register(TypeHABroker, mgmt.Operations{
+		wire.OpRead: func(*mgmt.Request) mgmt.Response { return mgmt.OK(m.Status()) },
+		OpPromote: func(req *mgmt.Request) mgmt.Response {
+			if m.cfg.AdminAllowed != nil && !m.cfg.AdminAllowed(req.From.User) {
+				return mgmt.Errorf(mgmt.StatusForbidden, "%s may not promote this broker", req.From.User)
+			}
+			st := m.State()
+			if st == Standalone {
+				return mgmt.Errorf(mgmt.StatusConflict, "%v", ErrNotCluster)
+			}
+			var peers []PeerStatus
+			if !st.IsPrimary() {
+				peers = m.CheckPeers(m.statusTimeout())
+			}
+			if err := m.Promote(peers); err != nil {
+				m.log.WithError(err).WithField("by", req.From.User).Warn("promotion refused")
+				return mgmt.Errorf(mgmt.StatusConflict, "%v", err)
+			}
+			m.log.WithField("by", req.From.User).Info("promoted")
+			return mgmt.OK(m.Status())
+		},
+	})
+}

@@ -1,0 +1,207 @@
+package ha
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/qpidha/qpidha/internal/amqp"
+	"github.com/qpidha/qpidha/internal/amqp/sasl"
+	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/broker"
+	"github.com/qpidha/qpidha/internal/server"
+)
+
+// Config is the HA part of a broker's options.
+type Config struct {
+	Cluster          bool     // ha-cluster
+	QueueReplication bool     // ha-queue-replication
+	Brokers          []string // ha-brokers-url addresses, host:port
+	Replicate        string   // ha-replicate: none|configuration|all
+	// Credentials backups use to connect to the primary.
+	Username, Password, Mechanism string
+	BackupTimeout                 time.Duration // ha-backup-timeout
+	FlowMessages                  int           // ha-flow-messages
+	MinReadyBackups               int           // ha-min-ready-backups
+	MaintenanceInterval           time.Duration // link-maintenance-interval
+	HeartbeatInterval             time.Duration // link-heartbeat-interval
+	// DataDir holds the persistent HA state ("" keeps it in memory).
+	DataDir string
+	// AdminAllowed says whether an authenticated identity may administer
+	// the broker (the ACL's say); nil allows everyone.
+	AdminAllowed func(user string) bool
+	// OnStatus is told every state change (for sd_notify STATUS=).
+	OnStatus func(line string)
+	// Exit stops the process: a primary that learns of a newer epoch stops
+	// serving (nil: the module only closes its connections).
+	Exit func(reason string)
+}
+
+// Module is the HA module of one broker.
+type Module struct {
+	cfg    Config
+	log    *logrus.Entry
+	broker *broker.Broker
+	store  *Store
+	srv    *server.Server
+
+	mu         sync.Mutex
+	state      State
+	membership Membership
+	primary    *primary
+	backup     *backup
+	since      time.Time // when the state was entered
+	position   Position  // a backup's: the primary's position it applied
+}
+
+// New creates the module. The broker starts joining (a cluster member) or
+// standalone; Start begins looking for a primary.
+func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
+	if cfg.Replicate == "" {
+		cfg.Replicate = broker.ReplicateNone
+	}
+	if _, err := broker.ParseReplicate(cfg.Replicate); err != nil {
+		return nil, fmt.Errorf("ha-replicate: %w", err)
+	}
+	if cfg.FlowMessages <= 0 {
+		cfg.FlowMessages = 1000
+	}
+	if cfg.MaintenanceInterval <= 0 {
+		cfg.MaintenanceInterval = 2 * time.Second
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 120 * time.Second
+	}
+	if cfg.BackupTimeout <= 0 {
+		cfg.BackupTimeout = 10 * time.Second
+	}
+	if cfg.Cluster && len(cfg.Brokers) == 0 {
+		return nil, fmt.Errorf("ha-cluster=yes needs ha-brokers-url: the addresses of the cluster's brokers")
+	}
+	store, err := OpenStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Module{cfg: cfg, broker: b, store: store, since: time.Now()}
+	m.log = log.WithField("ha", short(store.Get().BrokerID))
+	m.membership = store.Get().Membership
+	if cfg.Cluster {
+		m.setState(Joining)
+	}
+	return m, nil
+}
+
+// BrokerID is this broker's persistent identity.
+func (m *Module) BrokerID() string { return m.store.Get().BrokerID }
+
+// SetServer gives the module the server, for its connections and status.
+func (m *Module) SetServer(s *server.Server) { m.srv = s }
+
+// State is the broker's HA state.
+func (m *Module) State() State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state
+}
+
+// Membership is the newest membership this broker knows.
+func (m *Module) Membership() Membership {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.membership.clone()
+}
+
+// Monotonic reads the system-wide monotonic clock, which every process on
+// the machine shares: role-change logs of different brokers compare.
+func Monotonic() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// setState moves to a new state, refusing illegal transitions (a bug), and
+// logs the change with the monotonic clock.
+func (m *Module) setState(to State) error {
+	m.mu.Lock()
+	from := m.state
+	if from == to {
+		m.mu.Unlock()
+		return nil
+	}
+	if !(from == Standalone && to == Joining) && !CanMove(from, to) {
+		m.mu.Unlock()
+		err := ErrIllegalTransition{from, to}
+		m.log.WithError(err).Error("refused an illegal HA state transition")
+		return err
+	}
+	m.state = to
+	m.since = time.Now()
+	epoch := m.membership.Epoch
+	m.mu.Unlock()
+	m.log.WithFields(logrus.Fields{
+		"from": from.String(), "to": to.String(), "epoch": epoch, "mono": Monotonic(),
+	}).Info("HA role change")
+	if m.cfg.OnStatus != nil {
+		m.cfg.OnStatus(fmt.Sprintf("HA %s (epoch %d)", to, epoch))
+	}
+	return nil
+}
+
+// Admit implements server.Extension: a primary (or a standalone broker)
+// serves everyone; a backup admits administrators to management only, and
+// refuses everyone else with amqp:connection:forced, the condition on which
+// clients fail over to another address.
+func (m *Module) Admit(info server.ConnInfo) (server.Admission, *types.Error) {
+	st := m.State()
+	if st == Standalone || st.IsPrimary() {
+		return server.AdmitAll, nil
+	}
+	if info.Container == m.BrokerID() {
+		return server.Refuse, types.NewError(types.CondConnectionForced, "a broker connected to itself")
+	}
+	if info.Admin && (m.cfg.AdminAllowed == nil || m.cfg.AdminAllowed(info.User)) {
+		return server.AdmitManagement, nil
+	}
+	return server.Refuse, types.NewError(types.CondConnectionForced,
+		"this broker is an HA backup (%s): connect to the primary", st)
+}
+
+// Attach implements server.Extension: the replication nodes, served only
+// by a primary.
+func (m *Module) Attach(c *server.Conn, l *amqp.Link) bool {
+	var address string
+	if l.IsSender() {
+		if s := l.RemoteSource(); s != nil {
+			address = s.Address
+		}
+	} else if t, ok := l.RemoteTarget().(*types.Target); ok {
+		address = t.Address
+	}
+	if address != ReplicateNode && address != InventoryNode {
+		return false
+	}
+	m.mu.Lock()
+	p := m.primary
+	m.mu.Unlock()
+	if p == nil {
+		refuse(l, types.NewError(types.CondNotAllowed, "this broker is not the primary (%s)", m.State()))
+		return true
+	}
+	p.attach(c, l, address)
+	return true
+}
+
+// refuse answers an attach with null termini and a detach carrying why.
+func refuse(l *amqp.Link, e *types.Error) {
+	l.Source, l.Target = nil, nil
+	l.Attach()
+	l.Detach(e)
+}
+
+// clientMechanism is the SASL mechanism backups and status checks use.
+func (m *Module) clientMechanism() (sasl.ClientMechanism, error) {
+	return ClientMechanism(m.cfg.Mechanism, m.cfg.Username, m.cfg.Password)
+}

@@ -1,0 +1,294 @@
+package ha
+
+import (
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/qpidha/qpidha/internal/amqp"
+	"github.com/qpidha/qpidha/internal/amqp/driver"
+	"github.com/qpidha/qpidha/internal/amqp/message"
+	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/broker"
+)
+
+// replicator is the backup's side of one connection to a primary: it sends
+// the inventory, subscribes to the replication stream, applies each event
+// to the local broker and acknowledges it.
+type replicator struct {
+	b    *backup
+	m    *Module
+	addr string
+	log  *logrus.Entry
+
+	inventory []Event
+	invLink   *amqp.Link
+	repLink   *amqp.Link
+	streaming bool // the primary accepted the subscription
+
+	// Objects declared by this snapshot: replicated objects not among them
+	// are deleted when the snapshot ends.
+	seenQueues    map[string]bool
+	seenExchanges map[string]bool
+	caughtUp      bool
+}
+
+func newReplicator(b *backup, addr string) *replicator {
+	return &replicator{
+		b: b, m: b.m, addr: addr,
+		log:           b.log.WithField("primary", addr),
+		seenQueues:    map[string]bool{},
+		seenExchanges: map[string]bool{},
+	}
+}
+
+func (r *replicator) linkProperties() types.Map {
+	return types.Map{
+		{Key: types.Symbol(PropProtocol), Value: uint32(ProtocolVersion)},
+		{Key: types.Symbol(PropBrokerID), Value: r.m.BrokerID()},
+		{Key: types.Symbol(PropEpoch), Value: r.m.Membership().Epoch},
+	}
+}
+
+// HandleEvent implements driver.Handler.
+func (r *replicator) HandleEvent(c *driver.Conn, e amqp.Event) {
+	eng := c.Engine
+	switch e.Type {
+	case amqp.EventConnectionOpen:
+		if open := eng.RemoteOpen(); open != nil && open.ContainerID == r.m.BrokerID() {
+			r.b.markSelf(r.addr)
+			eng.Close(nil)
+			return
+		}
+		s, err := eng.Session()
+		if err != nil {
+			eng.Close(nil)
+			return
+		}
+		s.Begin()
+		r.inventory = r.m.inventoryEvents()
+		l, _ := s.NewSender("qpid.ha-inventory")
+		l.Target = &types.Target{Address: InventoryNode}
+		l.Properties = r.linkProperties()
+		l.Attach()
+		r.invLink = l
+	case amqp.EventConnectionClose:
+		if err := eng.RemoteError(); err != nil {
+			r.log.WithField("error", err).Debug("the broker closed the replication connection")
+		}
+		eng.Close(nil)
+	case amqp.EventLinkAttach:
+		r.attached(e.Link)
+	case amqp.EventLinkFlow:
+		if e.Link == r.invLink {
+			r.sendInventory()
+		}
+	case amqp.EventDelivery:
+		if e.Link == r.repLink {
+			r.apply(e.Delivery)
+		}
+	case amqp.EventLinkDetach:
+		if err := e.Link.RemoteError(); err != nil {
+			r.log.WithField("error", err).Warn("replication refused")
+		}
+		eng.Close(nil)
+	}
+}
+
+// Writable implements driver.Handler.
+func (r *replicator) Writable(*driver.Conn) {}
+
+// attached checks the primary's answer to a link.
+func (r *replicator) attached(l *amqp.Link) {
+	a := l.RemoteAttach()
+	if a == nil || (l.RemoteSource() == nil && l.RemoteTarget() == nil) {
+		return // refused: the detach with the reason follows
+	}
+	v, _ := a.Properties.Get(types.Symbol(PropProtocol))
+	if version, ok := asUint(v); !ok || version != ProtocolVersion {
+		r.log.WithField("primary-version", v).Errorf("the primary speaks replication protocol version %v; this backup speaks version %d", v, ProtocolVersion)
+		l.Session().Connection().Close(types.NewError(types.CondPreconditionFailed,
+			"replication protocol version %d is not supported by this backup's peer (it speaks %v)", ProtocolVersion, v))
+		return
+	}
+	epochV, _ := a.Properties.Get(types.Symbol(PropEpoch))
+	epoch, _ := asUint(epochV)
+	if known := r.m.Membership().Epoch; epoch < known {
+		r.log.WithFields(logrus.Fields{"primary-epoch": epoch, "known-epoch": known}).Error("refusing a primary of an older epoch")
+		l.Session().Connection().Close(types.NewError(types.CondPreconditionFailed,
+			"your epoch %d is older than this backup's %d: you are a stale primary", epoch, known))
+		return
+	}
+	if l == r.repLink {
+		r.streaming = true
+		if st := r.m.State(); st == Joining || st == Ready {
+			r.m.setState(CatchUp)
+		}
+		r.log.WithField("epoch", epoch).Info("replicating from the primary")
+		l.Flow(uint32(r.m.cfg.FlowMessages), false)
+	}
+}
+
+// sendInventory sends what this backup holds; when all of it is sent, it
+// subscribes to the replication stream (frames on a session stay in order,
+// so the primary has the whole inventory when the subscription arrives).
+func (r *replicator) sendInventory() {
+	l := r.invLink
+	for l.Credit() > 0 && len(r.inventory) > 0 {
+		b, err := r.inventory[0].Marshal(nil)
+		if err != nil {
+			r.log.WithError(err).Error("cannot encode the inventory")
+			return
+		}
+		if _, err := l.Send(nil, b, true); err != nil {
+			return
+		}
+		r.inventory = r.inventory[1:]
+		if len(r.inventory) == 0 {
+			rl, _ := l.Session().NewReceiver("qpid.ha-replicate")
+			rl.Source = &types.Source{Address: ReplicateNode}
+			rl.Properties = r.linkProperties()
+			rl.Attach()
+			r.repLink = rl
+		}
+	}
+}
+
+// apply applies one replication event and acknowledges it.
+func (r *replicator) apply(d *amqp.Delivery) {
+	ev, err := UnmarshalEvent(d.Payload())
+	if err != nil {
+		r.log.WithError(err).Error("undecodable replication event")
+		d.Update(&types.Rejected{Error: types.NewError(types.CondDecodeError, "%v", err)}, true)
+		return
+	}
+	if err := r.applyEvent(ev); err != nil {
+		r.log.WithError(err).WithField("event", ev.Kind).Warn("replication event not applied")
+	}
+	r.m.noteApplied(ev.Seq)
+	d.Update(&types.Accepted{}, true)
+	if l := r.repLink; l.Credit() <= uint32(r.m.cfg.FlowMessages)/2 {
+		l.Flow(uint32(r.m.cfg.FlowMessages), false)
+	}
+}
+
+func (r *replicator) applyEvent(ev *Event) error {
+	b := r.m.broker
+	switch ev.Kind {
+	case EvEnqueue:
+		q := b.Queue(ev.Name)
+		if q == nil || len(ev.IDs) != 1 {
+			return fmt.Errorf("enqueue to unknown queue %q", ev.Name)
+		}
+		m, err := message.Parse(ev.Message)
+		if err != nil {
+			return err
+		}
+		_, err = q.EnqueueReplica(m, ev.IDs[0])
+		return err
+	case EvDequeue:
+		if q := b.Queue(ev.Name); q != nil {
+			q.DequeueIDs(ev.IDs)
+		}
+	case EvMembership:
+		r.m.setMembership(membershipFrom(ev.Args))
+	case EvQueueDeclare:
+		r.seenQueues[ev.Name] = true
+		return r.declareQueue(ev)
+	case EvQueueDelete:
+		if q := b.Queue(ev.Name); q != nil && q.Identity() == ev.UUID {
+			return b.DeleteQueue(ev.Name, false, false)
+		}
+	case EvExchange:
+		r.seenExchanges[ev.Name] = true
+		return r.declareExchange(ev)
+	case EvExchangeDelete:
+		if e := b.Exchange(ev.Name); e != nil && e.Identity() == ev.UUID {
+			return b.DeleteExchange(ev.Name, false)
+		}
+	case EvBind:
+		_, err := b.Bind(ev.Exchange, ev.Name, ev.Key, argsOf(ev.Args))
+		return err
+	case EvUnbind:
+		_ = b.Unbind(ev.Exchange, ev.Name, ev.Key)
+	case EvCaughtUp:
+		r.endSnapshot()
+	}
+	return nil
+}
+
+func argsOf(m types.Map) broker.Args {
+	if len(m) == 0 {
+		return nil
+	}
+	a := broker.Args{}
+	for _, e := range m {
+		if k, ok := e.Key.(string); ok {
+			a[k] = e.Value
+		}
+	}
+	return a
+}
+
+// declareQueue creates a replicated queue, replacing one of the same name
+// but another identity (deleted and recreated while this backup was away).
+func (r *replicator) declareQueue(ev *Event) error {
+	b := r.m.broker
+	if q := b.Queue(ev.Name); q != nil {
+		if q.Identity() == ev.UUID {
+			return nil
+		}
+		r.log.WithField("queue", ev.Name).Info("replacing a queue recreated on the primary")
+		if err := b.DeleteQueue(ev.Name, false, false); err != nil {
+			return err
+		}
+	}
+	s, err := broker.ParseQueueArgs(argsOf(ev.Args))
+	if err != nil {
+		return err
+	}
+	s.Identity = ev.UUID
+	_, _, err = b.DeclareQueue(ev.Name, s)
+	return err
+}
+
+func (r *replicator) declareExchange(ev *Event) error {
+	b := r.m.broker
+	if e := b.Exchange(ev.Name); e != nil {
+		if e.Identity() == ev.UUID && e.Type() == ev.Type {
+			return nil
+		}
+		if err := b.DeleteExchange(ev.Name, false); err != nil {
+			return err
+		}
+	}
+	s, err := broker.ParseExchangeArgs(argsOf(ev.Args))
+	if err != nil {
+		return err
+	}
+	s.Identity = ev.UUID
+	_, _, err = b.DeclareExchange(ev.Name, ev.Type, s)
+	return err
+}
+
+// endSnapshot deletes replicated objects the primary no longer has, then
+// the backup is ready.
+func (r *replicator) endSnapshot() {
+	if r.caughtUp {
+		return
+	}
+	r.caughtUp = true
+	b := r.m.broker
+	for _, q := range b.Queues() {
+		if !r.seenQueues[q.Name()] && r.m.queueLevel(q) != broker.ReplicateNone {
+			r.log.WithField("queue", q.Name()).Info("deleting a queue the primary no longer has")
+			_ = b.DeleteQueue(q.Name(), false, false)
+		}
+	}
+	for _, e := range b.Exchanges() {
+		if !e.Builtin() && !r.seenExchanges[e.Name()] && r.m.exchangeLevel(e) != broker.ReplicateNone {
+			_ = b.DeleteExchange(e.Name(), false)
+		}
+	}
+	r.m.setState(Ready)
+}

@@ -1,0 +1,341 @@
+package ha
+
+import (
+	"encoding/binary"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/qpidha/qpidha/internal/amqp"
+	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/broker"
+	"github.com/qpidha/qpidha/internal/server"
+)
+
+// item is one event waiting to go to a backup. Items refer to broker
+// objects and are encoded only when sent.
+type item struct {
+	kind       string
+	queue      *broker.Queue
+	entry      *broker.Entry // enqueue
+	ids        []broker.MessageID
+	exchange   *broker.Exchange
+	binding    *broker.Binding
+	membership Membership
+	hold       *broker.Hold // released for this backup when it acknowledges
+	at         uint64       // the primary's position when it happened
+}
+
+// stream sends a backup everything it needs, in order, and turns its
+// acknowledgements into hold releases.
+type stream struct {
+	p        *primary
+	c        *server.Conn
+	l        *amqp.Link
+	backupID string
+	bit      uint64
+	log      *logrus.Entry
+
+	mu      sync.Mutex
+	buf     []item
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{}
+	queues  map[*queueRepl]bool // the queues it is subscribed to
+	scratch []byte
+	msg     []byte
+	tag     uint64
+}
+
+// ack is what the primary needs back from an acknowledged delivery.
+type ack struct {
+	hold     *broker.Hold
+	caughtUp bool
+}
+
+func newStream(p *primary, c *server.Conn, l *amqp.Link, backupID string, bit uint64) *stream {
+	return &stream{
+		p:        p,
+		c:        c,
+		l:        l,
+		backupID: backupID,
+		bit:      bit,
+		log:      c.Log().WithField("backup", short(backupID)),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		queues:   map[*queueRepl]bool{},
+	}
+}
+
+// push queues an event; called from any goroutine, possibly with a queue or
+// the registry locked, so it only records and wakes the stream's goroutine.
+func (s *stream) push(it item) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	// Consecutive dequeues from one queue travel as one event.
+	if it.kind == EvDequeue && len(s.buf) > 0 {
+		last := &s.buf[len(s.buf)-1]
+		if last.kind == EvDequeue && last.queue == it.queue && len(last.ids) < 1024 {
+			last.ids = append(last.ids, it.ids...)
+			last.at = it.at
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.buf = append(s.buf, it)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run moves pushed events onto the connection, outside any broker lock.
+func (s *stream) run() {
+	for {
+		select {
+		case <-s.wake:
+			if !s.c.Inject(s.pump) {
+				s.drop("connection closed")
+				return
+			}
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// pump sends events while the backup gives credit (connection locked).
+func (s *stream) pump() {
+	for s.l.Credit() > 0 {
+		s.mu.Lock()
+		if len(s.buf) == 0 || s.closed {
+			s.mu.Unlock()
+			return
+		}
+		it := s.buf[0]
+		s.buf[0] = item{}
+		s.buf = s.buf[1:]
+		s.mu.Unlock()
+		s.send(it)
+	}
+}
+
+func (s *stream) send(it item) {
+	if it.at == 0 {
+		it.at = s.p.seq.Load() // snapshot items: the position now
+	}
+	ev := Event{Kind: it.kind, Seq: it.at}
+	switch it.kind {
+	case EvEnqueue:
+		m := it.entry.Msg
+		var h *types.Header
+		if m.HasHeader {
+			h = &m.Header
+		}
+		s.msg = m.Append(s.msg[:0], h)
+		ev.Name, ev.IDs, ev.Message = it.queue.Name(), []Position{it.entry.ID()}, s.msg
+	case EvDequeue:
+		ev.Name, ev.IDs = it.queue.Name(), it.ids
+	case EvQueueDeclare, EvQueueDelete:
+		st := it.queue.Settings()
+		ev.Name, ev.UUID, ev.Args = it.queue.Name(), st.Identity, queueArgs(st)
+	case EvExchange, EvExchangeDelete:
+		st := it.exchange.Settings()
+		ev.Name, ev.UUID, ev.Type, ev.Args = it.exchange.Name(), st.Identity, it.exchange.Type(), argsMap(st.Args)
+	case EvBind, EvUnbind:
+		b := it.binding
+		ev.Exchange, ev.Name, ev.Key, ev.Args = b.Exchange, b.Queue, b.Key, argsMap(b.Args)
+	case EvMembership:
+		ev.Args = membershipMap(it.membership)
+	}
+	var err error
+	if s.scratch, err = ev.Marshal(s.scratch[:0]); err != nil {
+		s.log.WithError(err).Error("cannot encode a replication event")
+		return
+	}
+	s.tag++
+	var tag [8]byte
+	binary.BigEndian.PutUint64(tag[:], s.tag)
+	d, err := s.l.Send(tag[:], s.scratch, false)
+	if err != nil {
+		return
+	}
+	if it.hold != nil || it.kind == EvCaughtUp {
+		d.Context = ack{hold: it.hold, caughtUp: it.kind == EvCaughtUp}
+	}
+}
+
+// queueArgs are a queue's arguments with its flags, as the backup declares it.
+func queueArgs(s broker.QueueSettings) types.Map {
+	m := argsMap(s.Args)
+	m.Set(broker.ArgDurable, s.Durable)
+	m.Set(broker.ArgAutoDelete, s.AutoDelete)
+	m.Set(broker.ArgExclusive, s.Exclusive)
+	return m
+}
+
+func argsMap(a broker.Args) types.Map {
+	m := types.Map{}
+	for k, v := range a {
+		m = append(m, types.MapEntry{Key: k, Value: v})
+	}
+	return m
+}
+
+func membershipMap(ms Membership) types.Map {
+	ready := make([]any, len(ms.Ready))
+	for i, r := range ms.Ready {
+		ready[i] = r
+	}
+	return types.Map{
+		{Key: "epoch", Value: ms.Epoch},
+		{Key: "version", Value: ms.Version},
+		{Key: "primary", Value: ms.Primary},
+		{Key: "ready", Value: ready},
+	}
+}
+
+func membershipFrom(m types.Map) Membership {
+	var ms Membership
+	if v, ok := m.Get("epoch"); ok {
+		ms.Epoch, _ = asUint(v)
+	}
+	if v, ok := m.Get("version"); ok {
+		ms.Version, _ = asUint(v)
+	}
+	if v, ok := m.Get("primary"); ok {
+		ms.Primary, _ = v.(string)
+	}
+	if v, ok := m.Get("ready"); ok {
+		if l, ok := v.([]any); ok {
+			for _, r := range l {
+				if id, ok := r.(string); ok {
+					ms.Ready = append(ms.Ready, id)
+				}
+			}
+		}
+	}
+	return ms
+}
+
+// snapshot queues everything the backup lacks: the replicated
+// configuration, then per replicated queue the messages not in its
+// inventory and dequeues for those it holds that are gone, then the
+// caught-up marker. Each queue is subscribed atomically with its snapshot.
+func (s *stream) snapshot(inv *inventory) {
+	b := s.p.m.broker
+	s.push(item{kind: EvMembership, membership: s.p.currentMembership()})
+	for _, e := range b.Exchanges() {
+		if s.p.m.exchangeLevel(e) != broker.ReplicateNone {
+			s.push(item{kind: EvExchange, exchange: e})
+		}
+	}
+	for _, q := range b.Queues() {
+		if s.p.m.queueLevel(q) != broker.ReplicateNone {
+			s.push(item{kind: EvQueueDeclare, queue: q})
+		}
+	}
+	for _, e := range b.Exchanges() {
+		for _, bd := range e.Bindings() {
+			if s.p.bindingReplicated(bd) {
+				s.push(item{kind: EvBind, binding: bd})
+			}
+		}
+	}
+	sent, skipped := 0, 0
+	for _, q := range b.Queues() {
+		v, ok := s.p.queues.Load(q)
+		if !ok {
+			continue
+		}
+		r := v.(*queueRepl)
+		held := inv.forQueue(q)
+		q.Entries(func(live []*broker.Entry) {
+			if !s.subscribe(r) {
+				return // subscribed when the queue was created: nothing to catch up
+			}
+			have := map[broker.MessageID]bool{}
+			for _, e := range live {
+				have[e.ID()] = true
+				if held.has(e.ID()) {
+					skipped++
+					continue
+				}
+				s.push(item{kind: EvEnqueue, queue: q, entry: e, hold: e.Hold()})
+				sent++
+			}
+			if gone := held.missingFrom(have); len(gone) > 0 {
+				s.push(item{kind: EvDequeue, queue: q, ids: gone})
+			}
+		})
+	}
+	s.push(item{kind: EvCaughtUp})
+	s.log.WithFields(logrus.Fields{"messages": sent, "already-held": skipped}).Info("catch-up queued")
+}
+
+// subscribe adds the stream to a queue's fan-out (queue locked); false if
+// it was already there.
+func (s *stream) subscribe(r *queueRepl) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.queues[r] || s.closed {
+		return false
+	}
+	s.queues[r] = true
+	r.mask |= s.bit
+	r.streams = append(r.streams, s)
+	return true
+}
+
+// drop ends the stream: it unsubscribes from every queue and the primary
+// drops the backup.
+func (s *stream) drop(reason string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.buf = nil
+	queues := s.queues
+	s.queues = nil
+	close(s.done)
+	s.mu.Unlock()
+	for r := range queues {
+		r.q.Entries(func([]*broker.Entry) {
+			r.mask &^= s.bit
+			for i, o := range r.streams {
+				if o == s {
+					r.streams = append(r.streams[:i:i], r.streams[i+1:]...)
+					break
+				}
+			}
+		})
+	}
+	s.p.dropped(s, reason)
+}
+
+// LinkHandler: the stream's link events (connection locked).
+
+func (s *stream) OnFlow(*server.Conn, *amqp.Link) { s.pump() }
+
+func (s *stream) OnDelivery(*server.Conn, *amqp.Link, *amqp.Delivery) {}
+
+func (s *stream) OnDisposition(_ *server.Conn, _ *amqp.Link, d *amqp.Delivery) {
+	a, _ := d.Context.(ack)
+	if _, ok := d.RemoteState().(*types.Accepted); ok || d.RemoteSettled() {
+		if a.hold != nil {
+			a.hold.Release(s.bit)
+		}
+		if a.caughtUp {
+			s.p.ready(s)
+		}
+		d.Settle()
+	}
+}
+
+func (s *stream) OnDetach(*server.Conn, *amqp.Link) { s.drop("backup detached") }
