@@ -289,7 +289,7 @@ func (b *Broker) Bind(exchange, queue, key string, args Args) (*Binding, error) 
 	if q == nil {
 		return nil, fmt.Errorf("%w: queue %q", ErrNotFound, queue)
 	}
-	bd := &Binding{Exchange: exchange, Queue: queue, Key: key, Args: args.Clone(), queue: q}
+	bd := &Binding{Exchange: exchange, Queue: queue, Key: key, Args: args.Clone(), queue: q, exchange: e}
 	if err := e.bind(bd); err != nil {
 		return nil, err
 	}

@@ -36,10 +36,17 @@ type Binding struct {
 	Key      string
 	Args     Args
 
-	queue   *Queue
-	pattern []string // topic: the key split into words
+	queue    *Queue
+	exchange *Exchange
+	pattern  []string // topic: the key split into words
 	headers headerMatch
 }
+
+// From is the bound exchange.
+func (b *Binding) From() *Exchange { return b.exchange }
+
+// To is the bound queue.
+func (b *Binding) To() *Queue { return b.queue }
 
 // Exchange routes messages to the queues bound to it.
 type Exchange struct {

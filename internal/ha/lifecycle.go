@@ -156,7 +156,30 @@ func (m *Module) Promote(peers []PeerStatus) error {
 		p.mu.Unlock()
 	}
 	m.checkRecovered()
+	go m.watchPeers(p)
 	return nil
+}
+
+// watchPeers makes a primary check its peers now and then: if one of them
+// is primary of a newer epoch (this broker was paused or partitioned while
+// another was promoted), this one is stale and stops serving.
+func (m *Module) watchPeers(p *primary) {
+	period := max(2*m.cfg.MaintenanceInterval, time.Second)
+	for {
+		time.Sleep(period)
+		m.mu.Lock()
+		current := m.primary == p
+		m.mu.Unlock()
+		if !current {
+			return
+		}
+		for _, peer := range m.CheckPeers(m.statusTimeout()) {
+			if peer.Reachable && peer.State.IsPrimary() && peer.Membership.Epoch > p.epoch {
+				m.stale(peer.Membership.Epoch)
+				return
+			}
+		}
+	}
 }
 
 // checkRecovered makes a recovering primary active once no expected backup

@@ -223,9 +223,10 @@ func (p *primary) Unbound(b *broker.Binding) {
 	}
 }
 
-// bindingReplicated: only when both ends are replicated.
+// bindingReplicated: only when both ends are replicated. (Called with the
+// registry locked: it must not look anything up there.)
 func (p *primary) bindingReplicated(b *broker.Binding) bool {
-	e, q := p.m.broker.Exchange(b.Exchange), p.m.broker.Queue(b.Queue)
+	e, q := b.From(), b.To()
 	return e != nil && q != nil && p.m.exchangeLevel(e) != broker.ReplicateNone && p.m.queueLevel(q) != broker.ReplicateNone
 }
 

@@ -27,6 +27,7 @@ type conn struct {
 
 	info      atomic.Pointer[ConnInfo]
 	admitted  Admission
+	aclUser   string // the user whose ACL connection quota this connection counts in
 	ext       Conn // this connection as extensions see it
 	consumers map[*amqp.Link]*consumer
 	scheduled atomic.Bool // a service pass is queued on the driver
@@ -60,7 +61,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		consumers: map[*amqp.Link]*consumer{},
 	}
 	c.ext = Conn{c}
-	c.dc = driver.New(nc, amqp.NewServer(s.engineConfig()), c)
+	c.dc = driver.New(nc, amqp.NewServer(s.engineConfig(c.log)), c)
 	return c
 }
 
@@ -88,6 +89,11 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			c.log = c.log.WithField("user", id)
 		}
 		c.opened()
+		if refusal := c.admitACL(); refusal != nil {
+			c.log.WithField("reason", refusal).Info("connection refused")
+			eng.Close(refusal)
+			return
+		}
 		if ext := c.srv.cfg.Extension; ext != nil {
 			var refusal *types.Error
 			if c.admitted, refusal = ext.Admit(*c.info.Load()); c.admitted == Refuse {
@@ -138,6 +144,7 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			c.settled(cons, e.Delivery)
 		}
 	case amqp.EventTransportClosed:
+		c.releaseACL()
 		if err := eng.Err(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			c.log.WithError(err).Debug("transport closed")
 		}
@@ -227,9 +234,18 @@ func (c *conn) service(cons *consumer) {
 		}
 		want := int(min(l.Credit(), batch))
 		c.fetched = cons.sub.Fetch(c.fetched[:0], want)
+		sent := true
 		for i, e := range c.fetched {
-			c.send(cons, e)
+			if sent && !c.send(cons, e) {
+				sent = false // the link went away under us: give the rest back
+			}
+			if !sent {
+				cons.sub.Release(e, false)
+			}
 			c.fetched[i] = nil
+		}
+		if !sent {
+			return
 		}
 		if len(c.fetched) < want {
 			if len(c.fetched) == 0 && cons.sub.Deleted() {
@@ -246,8 +262,9 @@ func (c *conn) service(cons *consumer) {
 	}
 }
 
-// send transfers one queue entry to a consumer.
-func (c *conn) send(cons *consumer, e *broker.Entry) {
+// send transfers one queue entry to a consumer; false if the link cannot
+// take it (it was detached by the peer in the same batch of frames).
+func (c *conn) send(cons *consumer, e *broker.Entry) bool {
 	m := e.Msg
 	h := m.Header
 	h.DeliveryCount = e.DeliveryCount()
@@ -261,14 +278,14 @@ func (c *conn) send(cons *consumer, e *broker.Entry) {
 	binary.BigEndian.PutUint64(tag[:], e.Pos)
 	d, err := cons.link.Send(tag[:], c.scratch, cons.preSettle)
 	if err != nil {
-		cons.sub.Release(e, false)
-		return
+		return false
 	}
 	if cons.preSettle {
 		cons.sub.Accept(e)
-		return
+		return true
 	}
 	d.Context = e
+	return true
 }
 
 // settled applies a consumer's outcome for a message.
@@ -314,12 +331,18 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		return
 	}
 	node := p.node
-	if node.Queue == nil && node.Exchange == nil {
+	relay := node.Queue == nil && node.Exchange == nil
+	if relay {
 		if node, err = c.relayTarget(m); err != nil {
 			d.Update(&types.Rejected{Error: errorFor(err)}, true)
 			c.replenish(p)
 			return
 		}
+	}
+	if denied := c.authorizeMessage(node, relay, m.Subject()); denied != nil {
+		d.Update(&types.Rejected{Error: denied}, true)
+		p.link.Detach(denied)
+		return
 	}
 	c.routed = c.routed[:0]
 	if node.Queue != nil {
@@ -398,7 +421,7 @@ func (c *conn) relayTarget(m *message.Message) (broker.Node, error) {
 	if e := b.Exchange(to); e != nil {
 		return broker.Node{Exchange: e}, nil
 	}
-	return b.Resolve(to, nil, c.id)
+	return c.resolve(to, nil, nil)
 }
 
 // replenish keeps a producer's credit topped up; deliveries whose holds are

@@ -171,8 +171,20 @@ func (s *Server) Shutdown(timeout time.Duration) {
 }
 
 // engineConfig is the AMQP engine configuration for accepted connections.
-func (s *Server) engineConfig() amqp.Config {
+func (s *Server) engineConfig(log *logrus.Entry) amqp.Config {
+	var trace func(bool, uint16, types.Composite, int)
+	if s.log.IsLevelEnabled(logrus.TraceLevel) {
+		// log-level trace shows every frame, as the original's trace+ did.
+		trace = func(sent bool, ch uint16, body types.Composite, payload int) {
+			dir := "received"
+			if sent {
+				dir = "sent"
+			}
+			log.WithFields(logrus.Fields{"channel": ch, "payload": payload}).Tracef("%s %T %+v", dir, body, body)
+		}
+	}
 	return amqp.Config{
+		Trace:            trace,
 		ContainerID:      s.cfg.ContainerID,
 		MaxFrameSize:     s.cfg.MaxFrameSize,
 		IdleTimeout:      s.cfg.IdleTimeout,

@@ -239,3 +239,45 @@ func TestPlainWithWrongPassword(t *testing.T) {
 		t.Fatal("the broker must close when SASL is skipped")
 	}
 }
+
+// A consumer that grants credit and detaches in the same write (the broker
+// sees the flow with the link already detached) must get its detach
+// answered; the broker once spun forever re-sending to the dead link.
+func TestFlowAndDetachInOneWrite(t *testing.T) {
+	b := qpiddtest.Start(t, "--queue", "work")
+	_, sess := dial(t, b, nil)
+	ctx := ctxFor(t, 10*time.Second)
+	snd, err := sess.NewSender(ctx, "work", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := snd.Send(ctx, goamqp.NewMessage([]byte("m")), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rawDial(t, b)
+	r.open()
+	r.frame(0, &types.Attach{Name: "c", Handle: 0, Role: types.RoleReceiver, Source: &types.Source{Address: "work"}}, nil)
+	if _, ok := r.next().(*types.Attach); !ok {
+		t.Fatal("no attach answer")
+	}
+	var batch []byte
+	batch, _ = frame.Append(batch, frame.TypeAMQP, 0, &types.Flow{
+		NextIncomingID: types.Some(uint32(0)), IncomingWindow: 100, OutgoingWindow: 100,
+		Handle: types.Some(uint32(0)), DeliveryCount: types.Some(uint32(0)), LinkCredit: types.Some(uint32(10)),
+	}, nil)
+	batch, _ = frame.Append(batch, frame.TypeAMQP, 0, &types.Detach{Handle: 0, Closed: true}, nil)
+	r.write(batch)
+	for {
+		switch body := r.next().(type) {
+		case nil:
+			t.Fatal("connection ended without answering the detach")
+		case *types.Detach:
+			return
+		case *types.Transfer, *types.Flow, *types.Disposition:
+		default:
+			t.Fatalf("unexpected %T", body)
+		}
+	}
+}
