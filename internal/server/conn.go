@@ -27,7 +27,6 @@ type conn struct {
 
 	info      atomic.Pointer[ConnInfo]
 	admitted  Admission
-	aclUser   string // the user whose ACL connection quota this connection counts in
 	ext       Conn // this connection as extensions see it
 	consumers map[*amqp.Link]*consumer
 	scheduled atomic.Bool // a service pass is queued on the driver
@@ -89,11 +88,6 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			c.log = c.log.WithField("user", id)
 		}
 		c.opened()
-		if refusal := c.admitACL(); refusal != nil {
-			c.log.WithField("reason", refusal).Info("connection refused")
-			eng.Close(refusal)
-			return
-		}
 		if ext := c.srv.cfg.Extension; ext != nil {
 			var refusal *types.Error
 			if c.admitted, refusal = ext.Admit(*c.info.Load()); c.admitted == Refuse {
@@ -144,7 +138,6 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			c.settled(cons, e.Delivery)
 		}
 	case amqp.EventTransportClosed:
-		c.releaseACL()
 		if err := eng.Err(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			c.log.WithError(err).Debug("transport closed")
 		}
@@ -331,18 +324,12 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		return
 	}
 	node := p.node
-	relay := node.Queue == nil && node.Exchange == nil
-	if relay {
+	if node.Queue == nil && node.Exchange == nil {
 		if node, err = c.relayTarget(m); err != nil {
 			d.Update(&types.Rejected{Error: errorFor(err)}, true)
 			c.replenish(p)
 			return
 		}
-	}
-	if denied := c.authorizeMessage(node, relay, m.Subject()); denied != nil {
-		d.Update(&types.Rejected{Error: denied}, true)
-		p.link.Detach(denied)
-		return
 	}
 	c.routed = c.routed[:0]
 	if node.Queue != nil {
@@ -421,7 +408,7 @@ func (c *conn) relayTarget(m *message.Message) (broker.Node, error) {
 	if e := b.Exchange(to); e != nil {
 		return broker.Node{Exchange: e}, nil
 	}
-	return c.resolve(to, nil, nil)
+	return b.Resolve(to, nil, c.id)
 }
 
 // replenish keeps a producer's credit topped up; deliveries whose holds are
