@@ -142,20 +142,24 @@ func (q *Queue) Identity() string { return q.settings.Identity }
 // Observe sets the queue's observer (nil removes it) and, atomically with
 // that, calls f with the queue's live entries in position order, so the
 // observer sees each message exactly once: in the snapshot or as an event.
+// f may give the entries identities (SetID).
 func (q *Queue) Observe(o Observer, f func(live []*Entry)) {
 	q.mu.Lock()
 	defer q.unlock()
 	q.observer = o
-	if o != nil && q.byID == nil {
-		q.byID = map[MessageID]*Entry{}
-		for _, e := range q.live() {
+	live := q.live()
+	if f != nil {
+		f(live)
+	}
+	if o != nil {
+		if q.byID == nil {
+			q.byID = map[MessageID]*Entry{}
+		}
+		for _, e := range live {
 			if !e.id.IsZero() {
 				q.byID[e.id] = e
 			}
 		}
-	}
-	if f != nil {
-		f(q.live())
 	}
 }
 
@@ -221,6 +225,9 @@ func (q *Queue) EnqueueReplica(m *message.Message, id MessageID) (*Entry, error)
 	q.stats.Depth++
 	q.stats.Bytes += int64(m.Size())
 	q.stats.Enqueues++
+	if q.observer != nil {
+		q.observer.Enqueued(q, e) // a replica on a primary replicates on
+	}
 	if w := q.popWaiting(); w != nil {
 		q.wake = append(q.wake, w)
 	}

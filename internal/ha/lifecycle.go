@@ -12,9 +12,13 @@ import (
 	"github.com/qpidha/qpidha/internal/auth"
 )
 
-// Start begins HA work: a cluster member looks for the primary.
+// Start begins HA work: a cluster member looks for the primary; a
+// standalone broker with ha-queue-replication serves queue replicas.
 func (m *Module) Start() {
 	if !m.cfg.Cluster {
+		if m.cfg.QueueReplication {
+			m.startSource()
+		}
 		return
 	}
 	m.mu.Lock()
@@ -37,6 +41,13 @@ func (m *Module) Stop() {
 	}
 	if p != nil && p.timer != nil {
 		p.timer.Stop()
+	}
+	m.mu.Lock()
+	replicas := m.replicas
+	m.replicas = nil
+	m.mu.Unlock()
+	for _, r := range replicas {
+		close(r.stop)
 	}
 	m.savePosition()
 }
@@ -156,8 +167,23 @@ func (m *Module) Promote(peers []PeerStatus) error {
 		p.mu.Unlock()
 	}
 	m.checkRecovered()
+	m.startReplicas()
 	go m.watchPeers(p)
 	return nil
+}
+
+// startSource lets a standalone broker serve queue replicas. Its message
+// identities take a new epoch at every start, so they are never reused.
+func (m *Module) startSource() {
+	var epoch uint64
+	_ = m.store.Update(func(p *Persistent) {
+		p.Epoch++
+		epoch = p.Epoch
+	})
+	p := newPrimary(m, epoch, nil)
+	m.mu.Lock()
+	m.primary = p
+	m.mu.Unlock()
 }
 
 // watchPeers makes a primary check its peers now and then: if one of them

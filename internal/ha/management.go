@@ -39,5 +39,25 @@ func (m *Module) RegisterManagement(a *mgmt.Agent) {
 			m.log.WithField("by", req.From.User).Info("promoted")
 			return mgmt.OK(m.Status())
 		},
+		// REPLICATE starts replicating a local queue from the same-named
+		// queue at a source broker or cluster (qpid-ha replicate,
+		// qpid-config add queue --start-replica).
+		OpReplicate: func(req *mgmt.Request) mgmt.Response {
+			if m.cfg.AdminAllowed != nil && !m.cfg.AdminAllowed(req.From.User) {
+				return mgmt.Errorf(mgmt.StatusForbidden, "%s may not start queue replication", req.From.User)
+			}
+			queue, _ := req.Attributes["queue"].(string)
+			source, _ := req.Attributes["broker"].(string)
+			if source == "" {
+				source, _ = req.Attributes["remote"].(string)
+			}
+			if queue == "" || source == "" {
+				return mgmt.Errorf(mgmt.StatusBadRequest, "REPLICATE needs attributes queue and broker (the source URL)")
+			}
+			if err := m.StartReplica(queue, source); err != nil {
+				return mgmt.Errorf(mgmt.StatusConflict, "%v", err)
+			}
+			return mgmt.OK(map[string]any{"queue": queue, "broker": source})
+		},
 	})
 }

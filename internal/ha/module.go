@@ -55,6 +55,7 @@ type Module struct {
 	backup     *backup
 	since      time.Time // when the state was entered
 	position   Position  // a backup's: the primary's position it applied
+	replicas   map[string]*replicaQueue
 }
 
 // New creates the module. The broker starts joining (a cluster member) or
@@ -182,6 +183,18 @@ func (m *Module) Attach(c *server.Conn, l *amqp.Link) bool {
 	}
 	if address != ReplicateNode && address != InventoryNode {
 		return false
+	}
+	if q, ok := l.RemoteAttach().Properties.Get(types.Symbol(PropReplicated)); ok && address == ReplicateNode {
+		m.mu.Lock()
+		p := m.primary
+		m.mu.Unlock()
+		name, _ := q.(string)
+		if p == nil || !m.cfg.QueueReplication {
+			refuse(l, types.NewError(types.CondNotAllowed, "this broker does not serve queue replicas (%s; ha-queue-replication=%v)", m.State(), m.cfg.QueueReplication))
+			return true
+		}
+		p.attachQueueStream(c, l, name)
+		return true
 	}
 	m.mu.Lock()
 	p := m.primary

@@ -58,14 +58,27 @@ type queueRepl struct {
 func (r *queueRepl) Enqueued(q *broker.Queue, e *broker.Entry) {
 	// Identities count per queue, so a backup's holdings of a queue are a
 	// few ranges whatever happens on other queues.
-	r.seq++
-	e.SetID(broker.MessageID{Epoch: r.p.epoch, Seq: r.seq})
+	if e.ID().IsZero() { // a replica's messages keep their source's identity
+		r.seq++
+		e.SetID(broker.MessageID{Epoch: r.p.epoch, Seq: r.seq})
+	}
 	if mask := r.mask | r.p.heldMask.Load(); mask != 0 {
 		e.SetHold(broker.NewHold(mask))
 	}
 	at := r.p.seq.Add(1)
 	for _, s := range r.streams {
 		s.push(item{kind: EvEnqueue, queue: q, entry: e, hold: e.Hold(), at: at})
+	}
+}
+
+// identify gives messages enqueued before the queue was observed their
+// identities (queue locked).
+func (r *queueRepl) identify(live []*broker.Entry) {
+	for _, e := range live {
+		if e.ID().IsZero() {
+			r.seq++
+			e.SetID(broker.MessageID{Epoch: r.p.epoch, Seq: r.seq})
+		}
 	}
 }
 
@@ -160,7 +173,8 @@ func (p *primary) watch(q *broker.Queue) {
 	p.queues.Store(q, r)
 	// Streams already attached get the new queue's messages from its first:
 	// guards attach when a queue is created.
-	q.Observe(r, func([]*broker.Entry) {
+	q.Observe(r, func(live []*broker.Entry) {
+		r.identify(live)
 		for _, s := range p.currentStreams() {
 			s.subscribe(r)
 		}

@@ -192,6 +192,7 @@ func (r *replicator) applyEvent(ev *Event) error {
 		}
 	case EvMembership:
 		r.m.setMembership(membershipFrom(ev.Args))
+		r.maybeReady()
 	case EvQueueDeclare:
 		r.seenQueues[ev.Name] = true
 		return r.declareQueue(ev)
@@ -211,6 +212,8 @@ func (r *replicator) applyEvent(ev *Event) error {
 		return err
 	case EvUnbind:
 		_ = b.Unbind(ev.Exchange, ev.Name, ev.Key)
+	case EvReplica, EvReplicaStop:
+		r.m.learnReplica(ev.Name, ev.Key, ev.Kind == EvReplicaStop)
 	case EvCaughtUp:
 		r.endSnapshot()
 	}
@@ -290,5 +293,14 @@ func (r *replicator) endSnapshot() {
 			_ = b.DeleteExchange(e.Name(), false)
 		}
 	}
-	r.m.setState(Ready)
+	r.maybeReady()
+}
+
+// maybeReady: a backup is ready, and promotable, once it has caught up and
+// the primary has put it in the ready set (which follows its acknowledgement
+// of the snapshot).
+func (r *replicator) maybeReady() {
+	if r.caughtUp && r.m.State() == CatchUp && r.m.Membership().IsReady(r.m.BrokerID()) {
+		r.m.setState(Ready)
+	}
 }

@@ -24,6 +24,8 @@ type item struct {
 	membership Membership
 	hold       *broker.Hold // released for this backup when it acknowledges
 	at         uint64       // the primary's position when it happened
+	queueName  string       // replica definitions
+	source     string
 }
 
 // stream sends a backup everything it needs, in order, and turns its
@@ -42,6 +44,7 @@ type stream struct {
 	wake    chan struct{}
 	done    chan struct{}
 	queues  map[*queueRepl]bool // the queues it is subscribed to
+	single  bool                // a queue replica's stream: not a backup
 	scratch []byte
 	msg     []byte
 	tag     uint64
@@ -151,6 +154,8 @@ func (s *stream) send(it item) {
 		ev.Exchange, ev.Name, ev.Key, ev.Args = b.Exchange, b.Queue, b.Key, argsMap(b.Args)
 	case EvMembership:
 		ev.Args = membershipMap(it.membership)
+	case EvReplica, EvReplicaStop:
+		ev.Name, ev.Key = it.queueName, it.source
 	}
 	var err error
 	if s.scratch, err = ev.Marshal(s.scratch[:0]); err != nil {
@@ -273,6 +278,9 @@ func (s *stream) snapshot(inv *inventory) {
 			}
 		})
 	}
+	for _, r := range s.p.m.replicaDefinitions() {
+		s.push(item{kind: EvReplica, queueName: r[0], source: r[1]})
+	}
 	s.push(item{kind: EvCaughtUp})
 	s.log.WithFields(logrus.Fields{"messages": sent, "already-held": skipped}).Info("catch-up queued")
 }
@@ -315,6 +323,10 @@ func (s *stream) drop(reason string) {
 				}
 			}
 		})
+	}
+	if s.single {
+		s.log.WithField("reason", reason).Info("queue replica detached")
+		return
 	}
 	s.p.dropped(s, reason)
 }

@@ -114,6 +114,7 @@ func TestRejoiningBrokerRefusesPromotion(t *testing.T) {
 	rejoining.Kill()
 	primary.Signal(stopSignal) // hung: no replication source for the rejoining broker
 	defer primary.Signal(contSignal)
+	waitUnresponsive(t, primary)
 	rejoining.Restart()
 	qpiddtest.WaitStatus(t, rejoining, "joining", 10*time.Second)
 	err := qpiddtest.Promote(t, rejoining)
