@@ -40,7 +40,9 @@ func (d *Delivery) Settled() bool { return d.settled }
 func (d *Delivery) RemoteSettled() bool { return d.remoteSettled }
 
 // RemoteState is the state the peer last gave (an outcome such as
-// *types.Accepted, or *types.TransactionalState), nil if none.
+// *types.Accepted, or *types.TransactionalState), nil if none. For a
+// received delivery it starts as the transfer's state: a transactional
+// transfer carries *types.TransactionalState with its txn-id.
 func (d *Delivery) RemoteState() any { return d.remoteState }
 
 // State is this end's last state for the delivery.

@@ -32,6 +32,10 @@ func (l *Link) onTransfer(t *types.Transfer, payload []byte) {
 	if t.Settled {
 		d.remoteSettled = true
 	}
+	if t.State != nil {
+		// A transactional transfer names its transaction here (part 4.4.1).
+		d.remoteState = t.State
+	}
 	if t.Aborted {
 		l.incoming = nil // the sender gave up on it: nothing to deliver
 		return
