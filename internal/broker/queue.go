@@ -39,6 +39,7 @@ type Entry struct {
 	lvqKey       string // the last-value key, "" if none
 	id           MessageID
 	hold         *Hold
+	txn          string // the transaction that enqueued or consumed it
 }
 
 // DeliveryCount is the header delivery-count to send with the entry: the
@@ -205,7 +206,12 @@ func (q *Queue) laneFor(m *message.Message) *lane {
 // Enqueue appends a message and wakes a waiting consumer. A full queue
 // refuses it (ErrQueueFull) or, with the ring policy, drops its oldest
 // available messages to make room.
-func (q *Queue) Enqueue(m *message.Message) (*Entry, error) {
+func (q *Queue) Enqueue(m *message.Message) (*Entry, error) { return q.EnqueueTx(m, "") }
+
+// EnqueueTx enqueues as part of committing transaction txn: the observer
+// sees the entry tagged with it, so replication applies the transaction's
+// changes together.
+func (q *Queue) EnqueueTx(m *message.Message, txn string) (*Entry, error) {
 	now := q.now()
 	q.mu.Lock()
 	if q.deleted {
@@ -241,7 +247,7 @@ func (q *Queue) Enqueue(m *message.Message) (*Entry, error) {
 			return refuse()
 		}
 	}
-	e := &Entry{Pos: q.nextPos, Msg: m, expires: expiry(m, now), lvqKey: key}
+	e := &Entry{Pos: q.nextPos, Msg: m, expires: expiry(m, now), lvqKey: key, txn: txn}
 	q.nextPos++
 	q.laneFor(m).push(e)
 	if key != "" {
@@ -482,7 +488,10 @@ func (c *Consumer) Fetch(buf []*Entry, max int) []*Entry {
 }
 
 // Accept removes a message the consumer processed.
-func (c *Consumer) Accept(e *Entry) {
+func (c *Consumer) Accept(e *Entry) { c.AcceptTx(e, "") }
+
+// AcceptTx removes a message accepted in transaction txn, as it commits.
+func (c *Consumer) AcceptTx(e *Entry, txn string) {
 	q := c.q
 	q.mu.Lock()
 	defer q.unlock()
@@ -490,6 +499,7 @@ func (c *Consumer) Accept(e *Entry) {
 		return
 	}
 	delete(c.owned, e.Pos)
+	e.txn = txn
 	q.remove(e)
 }
 

@@ -126,6 +126,10 @@ func (h *Hold) Wait(f func()) bool {
 // Hold returns the entry's hold, nil if its enqueue is not held.
 func (e *Entry) Hold() *Hold { return e.hold }
 
+// Txn is the transaction whose commit enqueued or removed the entry, "" if
+// none: an Observer reports it with the change.
+func (e *Entry) Txn() string { return e.txn }
+
 // ID returns the entry's replication identity, zero if it has none.
 func (e *Entry) ID() MessageID { return e.id }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/qpidha/qpidha/internal/amqp/sasl"
 	"github.com/qpidha/qpidha/internal/auth"
+	"github.com/qpidha/qpidha/internal/broker"
 )
 
 // Start begins HA work: a cluster member looks for the primary; a
@@ -217,6 +218,21 @@ func (m *Module) checkRecovered() {
 	if p != nil && st == Recovering && !p.expecting() {
 		m.setState(Active)
 	}
+}
+
+// CommitBarrier is called once a transaction's changes are made on the
+// primary: it returns a hold that is done when every backup has applied the
+// whole transaction (nil when there is nothing to wait for), so a commit is
+// acknowledged only when it cannot be lost or half-applied by a failover.
+func (m *Module) CommitBarrier(txn string) *broker.Hold {
+	m.mu.Lock()
+	p := m.primary
+	cluster := m.cfg.Cluster
+	m.mu.Unlock()
+	if p == nil || !cluster {
+		return nil
+	}
+	return p.commitBarrier(txn)
 }
 
 // setMembership adopts a newer membership and persists it.

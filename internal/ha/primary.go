@@ -67,7 +67,7 @@ func (r *queueRepl) Enqueued(q *broker.Queue, e *broker.Entry) {
 	}
 	at := r.p.seq.Add(1)
 	for _, s := range r.streams {
-		s.push(item{kind: EvEnqueue, queue: q, entry: e, hold: e.Hold(), at: at})
+		s.push(item{kind: EvEnqueue, queue: q, entry: e, hold: e.Hold(), at: at, txn: e.Txn()})
 	}
 }
 
@@ -89,7 +89,7 @@ func (r *queueRepl) Dequeued(q *broker.Queue, e *broker.Entry) {
 	}
 	at := r.p.seq.Add(1)
 	for _, s := range r.streams {
-		s.push(item{kind: EvDequeue, queue: q, ids: []broker.MessageID{e.ID()}, at: at})
+		s.push(item{kind: EvDequeue, queue: q, ids: []broker.MessageID{e.ID()}, at: at, txn: e.Txn()})
 	}
 }
 
@@ -476,6 +476,24 @@ func (p *primary) checkMinReady() {
 	} else {
 		p.heldMask.Store(p.heldMask.Load() | p.minBit)
 	}
+}
+
+// commitBarrier marks the end of a transaction's changes in every backup's
+// stream; its hold is done when each backup acknowledged the marker, so has
+// applied the whole transaction.
+func (p *primary) commitBarrier(txn string) *broker.Hold {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pending uint64
+	for _, s := range p.streams {
+		pending |= s.bit
+	}
+	h := broker.NewHold(pending | p.heldMask.Load()&p.minBit)
+	it := item{kind: EvTxCommit, queueName: txn, hold: h, at: p.seq.Add(1)}
+	for _, s := range p.streams {
+		s.push(it)
+	}
+	return h
 }
 
 // expecting reports whether expected backups are still awaited.

@@ -45,6 +45,7 @@ const (
 	EvCaughtUp       = "caught-up"        // the snapshot is complete: acknowledge to become ready
 	EvInventory      = "inventory"        // backup -> primary: Name, UUID, IDs held (ranges)
 	EvInventoryEnd   = "inventory-end"    // backup -> primary: no more inventory
+	EvTxCommit       = "tx-commit"        // Txn: apply the events tagged with it, all together
 )
 
 // eventDescriptor identifies replication events in an amqp-value section.
@@ -66,6 +67,10 @@ type Event struct {
 	// Seq is the primary's position when the event happened: a backup that
 	// applied it holds the primary's state up to (epoch, Seq).
 	Seq uint64
+	// Txn tags the enqueues and dequeues of a committing transaction: a
+	// backup holds them until the transaction's tx-commit and applies them
+	// together, or drops them if the stream ends first.
+	Txn string
 }
 
 // Marshal encodes the event as a whole AMQP message (an amqp-value section
@@ -102,7 +107,8 @@ func (ev *Event) Marshal(b []byte) ([]byte, error) {
 		b = types.AppendNull(b)
 	}
 	b = types.AppendUlong(b, ev.Seq)
-	return types.EndList(b, start, 10), nil
+	b = types.AppendString(b, ev.Txn)
+	return types.EndList(b, start, 11), nil
 }
 
 // ErrNotEvent is returned for a message that is not a replication event.
@@ -124,8 +130,8 @@ func UnmarshalEvent(payload []byte) (*Event, error) {
 		return nil, ErrNotEvent
 	}
 	f, ok := desc.Value.([]any)
-	if !ok || len(f) < 10 {
-		return nil, fmt.Errorf("replication event: %d fields, want 10", len(f))
+	if !ok || len(f) < 11 {
+		return nil, fmt.Errorf("replication event: %d fields, want 11", len(f))
 	}
 	ev := &Event{}
 	str := func(i int) string {
@@ -154,5 +160,6 @@ func UnmarshalEvent(payload []byte) (*Event, error) {
 	}
 	ev.Message, _ = f[8].([]byte)
 	ev.Seq, _ = f[9].(uint64)
+	ev.Txn = str(10)
 	return ev, nil
 }

@@ -26,6 +26,8 @@ type replicator struct {
 	repLink   *amqp.Link
 	streaming bool // the primary accepted the subscription
 
+	// Changes of committing transactions, held until their tx-commit.
+	txns map[string][]*Event
 	// Objects declared by this snapshot: replicated objects not among them
 	// are deleted when the snapshot ends.
 	seenQueues    map[string]bool
@@ -174,7 +176,23 @@ func (r *replicator) apply(d *amqp.Delivery) {
 
 func (r *replicator) applyEvent(ev *Event) error {
 	b := r.m.broker
+	if ev.Txn != "" && (ev.Kind == EvEnqueue || ev.Kind == EvDequeue) {
+		if r.txns == nil {
+			r.txns = map[string][]*Event{}
+		}
+		r.txns[ev.Txn] = append(r.txns[ev.Txn], ev)
+		return nil
+	}
 	switch ev.Kind {
+	case EvTxCommit:
+		held := r.txns[ev.Txn]
+		delete(r.txns, ev.Txn)
+		for _, e := range held {
+			e.Txn = ""
+			if err := r.applyEvent(e); err != nil {
+				r.log.WithError(err).WithField("txn", ev.Txn).Warn("transaction change not applied")
+			}
+		}
 	case EvEnqueue:
 		q := b.Queue(ev.Name)
 		if q == nil || len(ev.IDs) != 1 {

@@ -24,8 +24,9 @@ type item struct {
 	membership Membership
 	hold       *broker.Hold // released for this backup when it acknowledges
 	at         uint64       // the primary's position when it happened
-	queueName  string       // replica definitions
+	queueName  string       // replica definitions, tx-commit's transaction
 	source     string
+	txn        string // the committing transaction of an enqueue or dequeue
 }
 
 // stream sends a backup everything it needs, in order, and turns its
@@ -81,7 +82,7 @@ func (s *stream) push(it item) {
 	// Consecutive dequeues from one queue travel as one event.
 	if it.kind == EvDequeue && len(s.buf) > 0 {
 		last := &s.buf[len(s.buf)-1]
-		if last.kind == EvDequeue && last.queue == it.queue && len(last.ids) < 1024 {
+		if last.kind == EvDequeue && last.queue == it.queue && last.txn == it.txn && len(last.ids) < 1024 {
 			last.ids = append(last.ids, it.ids...)
 			last.at = it.at
 			s.mu.Unlock()
@@ -131,7 +132,7 @@ func (s *stream) send(it item) {
 	if it.at == 0 {
 		it.at = s.p.seq.Load() // snapshot items: the position now
 	}
-	ev := Event{Kind: it.kind, Seq: it.at}
+	ev := Event{Kind: it.kind, Seq: it.at, Txn: it.txn}
 	switch it.kind {
 	case EvEnqueue:
 		m := it.entry.Msg
@@ -156,6 +157,8 @@ func (s *stream) send(it item) {
 		ev.Args = membershipMap(it.membership)
 	case EvReplica, EvReplicaStop:
 		ev.Name, ev.Key = it.queueName, it.source
+	case EvTxCommit:
+		ev.Txn = it.queueName
 	}
 	var err error
 	if s.scratch, err = ev.Marshal(s.scratch[:0]); err != nil {
