@@ -15,14 +15,14 @@ help:
 	@echo "make test       install test dependencies, then vet, unit, interop, fuzz smoke, Go $(GO123) build"
 	@echo "make build      build the commands into bin/"
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 10m) each"
-	@echo "make bench      throughput and latency with go-amqp clients"
+	@echo "make bench      qpidd against RabbitMQ 3.10 (AMQP 1.0, 0-9-1 + confirms): msgs/s, p50/p99 (N=messages)"
 	@echo "make go123      prove the build with Go $(GO123) (RHEL 6 kernels)"
 
 setup:
 	@scripts/setup.sh build
 
 build: setup
-	$(GO) build -o $(BIN)/ ./qpidd ./qpid-config ./tests/bench
+	$(GO) build -o $(BIN)/ ./qpidd ./qpid-config ./qpid-ha ./tests/bench
 
 run: build
 	mkdir -p .run/qpidd

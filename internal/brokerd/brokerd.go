@@ -98,6 +98,7 @@ func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger) (*ha.Modu
 		Cluster:             opts.HACluster,
 		QueueReplication:    opts.HAQueueReplication || opts.HACluster,
 		Brokers:             addrs,
+		PublicURL:           opts.HAPublicURL.String(),
 		Replicate:           opts.HAReplicate,
 		Username:            opts.HAUsername,
 		Password:            opts.HAPassword,

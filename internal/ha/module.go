@@ -20,6 +20,7 @@ type Config struct {
 	Cluster          bool     // ha-cluster
 	QueueReplication bool     // ha-queue-replication
 	Brokers          []string // ha-brokers-url addresses, host:port
+	PublicURL        string   // ha-public-url, shown by qpid-ha query
 	Replicate        string   // ha-replicate: none|configuration|all
 	// Credentials backups use to connect to the primary.
 	Username, Password, Mechanism string

@@ -43,6 +43,7 @@ func (m *Module) Status() map[string]any {
 		"ready":             ready,
 		"inReadySet":        ms.IsReady(m.BrokerID()),
 		"brokersUrl":        joinAddrs(m.cfg.Brokers),
+		"publicUrl":         m.cfg.PublicURL,
 		"replicate":         m.cfg.Replicate,
 		"position":          pos.String(),
 	}
