@@ -8,7 +8,7 @@ GO123   := go1.23.12
 FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse ./internal/mgmt:FuzzHandle
 FUZZTIME ?= 10m
 
-.PHONY: help setup build run test vet unit interop fuzz-smoke fuzz go123 bench clean
+.PHONY: help setup build run test vet unit interop fuzz-smoke fuzz go123 bench install clean
 
 help:
 	@echo "make run        build and run a broker on localhost:5672 (auth off, queues created on demand)"
@@ -17,6 +17,7 @@ help:
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 10m) each"
 	@echo "make bench      qpidd against RabbitMQ 3.10 (AMQP 1.0, 0-9-1 + confirms): msgs/s, p50/p99 (N=messages)"
 	@echo "make go123      prove the build with Go $(GO123) (RHEL 6 kernels)"
+	@echo "make install    install binaries, OCF agent, init scripts, defaults (PREFIX, DESTDIR)"
 
 setup:
 	@scripts/setup.sh build
@@ -64,6 +65,33 @@ go123:
 
 bench: build
 	BIN=$(BIN) scripts/bench.sh
+
+# install lays out what the packages install: binaries, the OCF agent, the
+# rgmanager init scripts, defaults and a configuration file that is never
+# overwritten; as root with no DESTDIR it also creates the qpidd user and
+# /var/lib/qpidd.
+PREFIX  ?= /usr
+DESTDIR ?=
+OCFDIR  ?= /usr/lib/ocf/resource.d/qpid
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(OCFDIR) \
+		$(DESTDIR)/etc/init.d $(DESTDIR)/etc/default $(DESTDIR)/etc/qpid/primary.d \
+		$(DESTDIR)/lib/systemd/system
+	install -m 0755 $(BIN)/qpidd $(DESTDIR)$(PREFIX)/sbin/qpidd
+	for b in qpid-ha qpid-config; do install -m 0755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/$$b; done
+	for b in qpidd-primary qpidd-users qpid-cluster-conf; do \
+		[ ! -x $(BIN)/$$b ] || install -m 0755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/$$b; done
+	install -m 0755 agents/ocf/qpidd $(DESTDIR)$(OCFDIR)/qpidd
+	[ ! -f agents/init.d/qpidd ] || install -m 0755 agents/init.d/qpidd $(DESTDIR)/etc/init.d/qpidd
+	[ ! -x $(BIN)/qpidd-primary ] || ln -sf $(PREFIX)/bin/qpidd-primary $(DESTDIR)/etc/init.d/qpidd-primary
+	[ ! -f packaging/sysconfig/qpidd ] || [ -f $(DESTDIR)/etc/default/qpidd ] || \
+		install -m 0644 packaging/sysconfig/qpidd $(DESTDIR)/etc/default/qpidd
+	[ -f $(DESTDIR)/etc/qpid/qpidd.conf ] || install -m 0644 packaging/qpidd.conf $(DESTDIR)/etc/qpid/qpidd.conf
+	install -m 0644 packaging/systemd/qpidd.service $(DESTDIR)/lib/systemd/system/qpidd.service
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
+		id qpidd >/dev/null 2>&1 || useradd --system --home-dir /var/lib/qpidd --shell /usr/sbin/nologin qpidd; \
+		install -d -o qpidd -g qpidd -m 0750 /var/lib/qpidd; \
+	fi
 
 clean:
 	rm -rf $(BIN) .run

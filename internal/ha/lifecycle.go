@@ -268,14 +268,20 @@ func (m *Module) noteApplied(seq uint64) {
 }
 
 // Position is the replication position this broker holds: for a primary,
-// its own; for a backup, the primary's it has applied.
+// its own; for a backup, the primary's it has applied; for a broker that
+// has applied nothing since it started, the one it persisted before (the
+// cluster manager starts the freshest broker of a stopped cluster first).
 func (m *Module) Position() Position {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.primary != nil {
-		return Position{Epoch: m.primary.epoch, Seq: m.primary.seq.Load()}
+	pos, p := m.position, m.primary
+	m.mu.Unlock()
+	if p != nil {
+		return Position{Epoch: p.epoch, Seq: p.seq.Load()}
 	}
-	return m.position
+	if saved := m.store.Get().Position; pos.Less(saved) {
+		return saved
+	}
+	return pos
 }
 
 // persistLoop saves the position now and then: a cluster manager restarting
