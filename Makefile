@@ -8,10 +8,11 @@ GO123   := go1.23.12
 FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse ./internal/mgmt:FuzzHandle
 FUZZTIME ?= 10m
 
-.PHONY: help setup build run test vet unit interop fuzz-smoke fuzz go123 bench install clean
+.PHONY: help setup build run broker test vet unit interop fuzz-smoke fuzz go123 bench install clean
 
 help:
-	@echo "make run        build and run a broker on localhost:5672 (auth off, queues created on demand)"
+	@echo "make run        build and run a local 3-broker HA cluster on 127.0.0.1:5672-5674"
+	@echo "make broker     build and run one broker on localhost:5672 (auth off, queues on demand)"
 	@echo "make test       install test dependencies, then vet, unit, interop, fuzz smoke, Go $(GO123) build"
 	@echo "make build      build the commands into bin/"
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 10m) each"
@@ -23,9 +24,14 @@ setup:
 	@scripts/setup.sh build
 
 build: setup
-	$(GO) build -o $(BIN)/ ./qpidd ./qpid-config ./qpid-ha ./tests/bench
+	$(GO) build -o $(BIN)/ ./qpidd ./qpid-config ./qpid-ha ./qpidd-users ./tests/bench
 
+# run: a local 3-broker HA cluster on 127.0.0.1:5672-5674 (Ctrl-C stops it).
 run: build
+	BIN=$(BIN) scripts/local-cluster.sh
+
+# broker: one standalone broker on localhost:5672, authentication off.
+broker: build
 	mkdir -p .run/qpidd
 	$(BIN)/qpidd --config "" --data-dir .run/qpidd --auth no --queue-patterns '.*'
 

@@ -39,7 +39,7 @@ type Binding struct {
 	queue    *Queue
 	exchange *Exchange
 	pattern  []string // topic: the key split into words
-	headers headerMatch
+	headers  headerMatch
 }
 
 // From is the bound exchange.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/qpidha/qpidha/internal/acl"
 	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/config"
@@ -29,6 +30,8 @@ type Broker struct {
 	broker *broker.Broker
 	server *server.Server
 	ha     *ha.Module // nil without ha-cluster or ha-queue-replication
+	users  *auth.DB   // nil with auth=no
+	acl    *server.AccessControl
 	addrs  []net.Addr
 }
 
@@ -52,9 +55,13 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		Log:         log,
 		ContainerID: containerID(),
 	}
+	if scfg.ACL, err = server.LoadAccessControl(opts.ACLFilePath(), opts.QueuePatterns, opts.TopicPatterns, log); err != nil {
+		return nil, err
+	}
+	var users *auth.DB
 	var haMod *ha.Module
 	if opts.HACluster || opts.HAQueueReplication {
-		if haMod, err = newHA(opts, b, log); err != nil {
+		if haMod, err = newHA(opts, b, log, scfg.ACL.AdminAllowed); err != nil {
 			return nil, err
 		}
 		scfg.Extension = haMod
@@ -70,8 +77,12 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("auth-database: %w", err)
 		}
+		if w := auth.StartupWarning(db); w != "" {
+			log.Warn(w)
+		}
 		scfg.SASL = auth.NewServer(db, false)
 		scfg.RequireSASL = true
+		users = db
 	} else {
 		scfg.SASL = auth.NewServer(nil, true)
 	}
@@ -81,11 +92,12 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		haMod.SetServer(srv)
 		haMod.RegisterManagement(agent)
 	}
-	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod}, nil
+	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod, users: users, acl: scfg.ACL}, nil
 }
 
-// newHA creates the HA module from the ha-* options.
-func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger) (*ha.Module, error) {
+// newHA creates the HA module from the ha-* options; admin says which
+// identities may administer the broker (promote, replicate; reach a backup).
+func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger, admin func(string) bool) (*ha.Module, error) {
 	var addrs []string
 	for _, a := range opts.HABrokersURL.Addrs {
 		addrs = append(addrs, a.HostPort())
@@ -109,6 +121,7 @@ func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger) (*ha.Modu
 		MaintenanceInterval: opts.LinkMaintenanceInterval,
 		HeartbeatInterval:   opts.LinkHeartbeatInterval,
 		DataDir:             dataDir,
+		AdminAllowed:        admin,
 		OnStatus:            func(line string) { _ = daemon.Status(line) },
 		Exit: func(reason string) {
 			// A stale primary stops serving: the process shuts down (closing
@@ -167,6 +180,27 @@ func (b *Broker) Stop() {
 		b.ha.Stop()
 	}
 	b.server.Shutdown(10 * time.Second)
+}
+
+// Reload re-reads the user database and the ACL file (SIGHUP); a file
+// that fails to load leaves the current one in force.
+func (b *Broker) Reload() {
+	if b.users != nil {
+		if err := b.users.Reload(); err != nil {
+			b.log.WithError(err).Error("SIGHUP: cannot reload the user database; keeping the current one")
+		} else {
+			b.log.WithField("file", b.users.Path()).Info("SIGHUP: reloaded the user database")
+		}
+	}
+	if path := b.opts.ACLFilePath(); path != "" && b.acl != nil {
+		a, err := acl.Load(path)
+		if err != nil {
+			b.log.WithError(err).Error("SIGHUP: cannot reload the ACL file; keeping the current rules")
+			return
+		}
+		b.acl.SetACL(a)
+		b.log.WithField("file", path).Info("SIGHUP: reloaded the ACL file")
+	}
 }
 
 // HA is the broker's HA module, nil if it has none.

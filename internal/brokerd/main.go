@@ -200,6 +200,7 @@ func serve(opts *config.Options, warnings []string, child *daemon.Child, stdout,
 		sig := <-sigs
 		if sig == syscall.SIGHUP {
 			lg.reopen()
+			b.Reload()
 			continue
 		}
 		log.WithField("signal", sig.String()).Info("shutting down")

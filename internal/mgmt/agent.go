@@ -9,7 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/qpidha/qpidha/internal/acl"
 	"github.com/qpidha/qpidha/internal/amqp/message"
+	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/server"
 )
@@ -184,6 +186,9 @@ func (a *Agent) Serve(req *Request) (resp Response) {
 	if req.Attributes == nil {
 		req.Attributes = map[string]any{}
 	}
+	if denied := a.authorizeOperation(req); denied != nil {
+		return *denied
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			resp = Errorf(StatusInternalError, "%s of %s failed: %v", req.Operation, req.Type, p)
@@ -212,4 +217,129 @@ func (a *Agent) Handle(from server.ConnInfo, m *message.Message) []byte {
 		return nil
 	}
 	return EncodeResponse(reply, resp)
+}
+
+// Access control. The agent applies the server's ACL (the server given to
+// SetServer, when it has an Authorize method: *server.Server) with the
+// checks qpidd's management agent and broker made for QMF requests:
+//
+//	READ                access query name=<type>:<name> schemaclass=<class>
+//	QUERY               access query name=<class> schemaclass=<class>
+//	CREATE, DELETE      access method name=create|delete
+//	                    schemapackage=org.apache.qpid.broker schemaclass=broker
+//	                    (qpidd's broker methods; for types of other packages, the
+//	                    type's own package and class), then, for broker types:
+//	  queue             create queue (name alternate durable exclusive autodelete
+//	                    policytype paging [maxqueuecount] [maxqueuesize]) /
+//	                    delete queue (name alternate durable exclusive autodelete
+//	                    policytype)
+//	  exchange          create exchange (name type alternate durable autodelete) /
+//	                    delete exchange (name type alternate durable)
+//	  binding           bind / unbind exchange name=<exchange> queuename routingkey
+//	UPDATE              update queue / update exchange (bindings: the exchange) /
+//	                    update broker (every other type), name=<name>
+//	PURGE of a queue    access method name=purge schemaclass=queue, then purge
+//	                    queue name=<name> (the agent has no purge yet: allowed
+//	                    requests are answered 501)
+//	other operations    access method name=<operation, lower case>
+//	                    schemapackage=<package> schemaclass=<class>
+//
+// where <type> is the full type name (org.apache.qpid.broker:queue), <class>
+// the part after its last colon and <package> the part before. A denial is
+// a 403 whose description names the user and the request; the server logs
+// it with the rule that decided.
+
+// authorizer is what the agent needs of the server to apply the ACL.
+type authorizer interface {
+	Authorize(from server.ConnInfo, action acl.Action, object acl.Object, props map[acl.Property]string) *types.Error
+}
+
+// BrokerPackage is the schema package of the broker's own types.
+const BrokerPackage = "org.apache.qpid.broker"
+
+// authorize applies the ACL to one check of a request: nil when allowed,
+// else the 403 response.
+func (a *Agent) authorize(req *Request, action acl.Action, object acl.Object, props map[acl.Property]string) *Response {
+	s := a.server.Load()
+	if s == nil {
+		return nil
+	}
+	z, ok := (*s).(authorizer)
+	if !ok {
+		return nil
+	}
+	if e := z.Authorize(req.From, action, object, props); e != nil {
+		r := Errorf(StatusForbidden, "%s", e.Description)
+		return &r
+	}
+	return nil
+}
+
+// splitType splits a full type name into its package and class.
+func splitType(full string) (pkg, class string) {
+	if i := strings.LastIndexByte(full, ':'); i >= 0 {
+		return full[:i], full[i+1:]
+	}
+	return "", full
+}
+
+// requestName is the name a request is about: the name property, else a
+// name or id attribute.
+func requestName(req *Request) string {
+	if req.Name != "" {
+		return req.Name
+	}
+	for _, k := range []string{"name", "id"} {
+		if s, ok := asString(req.Attributes[k]); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// authorizeOperation is the check every request gets before its type's
+// handler runs (the object checks of CREATE and DELETE are in the
+// handlers, which know the object).
+func (a *Agent) authorizeOperation(req *Request) *Response {
+	pkg, class := splitType(req.Type)
+	name := requestName(req)
+	switch req.Operation {
+	case OpRead:
+		return a.authorize(req, acl.ActAccess, acl.ObjQuery, map[acl.Property]string{
+			acl.PropName: req.Type + ":" + name, acl.PropSchemaClass: class})
+	case OpQuery:
+		return a.authorize(req, acl.ActAccess, acl.ObjQuery, map[acl.Property]string{
+			acl.PropName: class, acl.PropSchemaClass: class})
+	case OpUpdate:
+		object := acl.ObjBroker
+		if pkg == BrokerPackage {
+			switch class {
+			case "queue":
+				object = acl.ObjQueue
+			case "exchange":
+				object = acl.ObjExchange
+			case "binding":
+				object = acl.ObjExchange
+				if i := strings.IndexByte(name, '/'); i >= 0 {
+					name = name[:i]
+				}
+			}
+		}
+		return a.authorize(req, acl.ActUpdate, object, map[acl.Property]string{acl.PropName: name})
+	case OpCreate, OpDelete:
+		mpkg, mclass := pkg, class
+		if pkg == BrokerPackage {
+			mclass = "broker"
+		}
+		return a.authorize(req, acl.ActAccess, acl.ObjMethod, map[acl.Property]string{
+			acl.PropName: strings.ToLower(req.Operation), acl.PropSchemaPackage: mpkg, acl.PropSchemaClass: mclass})
+	}
+	if denied := a.authorize(req, acl.ActAccess, acl.ObjMethod, map[acl.Property]string{
+		acl.PropName: strings.ToLower(req.Operation), acl.PropSchemaPackage: pkg, acl.PropSchemaClass: class}); denied != nil {
+		return denied
+	}
+	if req.Operation == "PURGE" && req.Type == TypeQueue {
+		return a.authorize(req, acl.ActPurge, acl.ObjQueue, map[acl.Property]string{acl.PropName: name})
+	}
+	return nil
 }

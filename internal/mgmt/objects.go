@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/qpidha/qpidha/internal/acl"
 	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/server"
@@ -206,6 +207,9 @@ func (a *Agent) createQueue(req *Request) Response {
 	if s.Exclusive {
 		s.Owner = req.From.ID
 	}
+	if denied := a.authorize(req, acl.ActCreate, acl.ObjQueue, server.CreateQueueProps(name, s)); denied != nil {
+		return *denied
+	}
 	if s.AlternateExchange != "" && a.cfg.Broker.Exchange(s.AlternateExchange) == nil {
 		return Errorf(StatusNotFound, "alternate exchange %q of queue %q not found", s.AlternateExchange, name)
 	}
@@ -250,6 +254,9 @@ func (a *Agent) deleteQueue(req *Request) Response {
 	q := a.cfg.Broker.Queue(name)
 	if q == nil {
 		return Errorf(StatusNotFound, "queue %q not found", name)
+	}
+	if denied := a.authorize(req, acl.ActDelete, acl.ObjQueue, server.DeleteQueueProps(name, q.Settings())); denied != nil {
+		return *denied
 	}
 	st := q.Stats()
 	if ifUnused && st.Consumers > 0 {
@@ -338,6 +345,9 @@ func (a *Agent) createExchange(req *Request) Response {
 			return Errorf(StatusBadRequest, "exchange %q: %v", name, err)
 		}
 	}
+	if denied := a.authorize(req, acl.ActCreate, acl.ObjExchange, server.CreateExchangeProps(name, kind, s)); denied != nil {
+		return *denied
+	}
 	if alt := s.AlternateExchange; alt != "" && alt != name && a.cfg.Broker.Exchange(alt) == nil {
 		return Errorf(StatusNotFound, "alternate exchange %q of exchange %q not found", alt, name)
 	}
@@ -392,6 +402,9 @@ func (a *Agent) deleteExchange(req *Request) Response {
 	e := b.Exchange(name)
 	if e == nil {
 		return Errorf(StatusNotFound, "exchange %q not found", name)
+	}
+	if denied := a.authorize(req, acl.ActDelete, acl.ObjExchange, server.DeleteExchangeProps(e)); denied != nil {
+		return *denied
 	}
 	if e.Builtin() {
 		return Errorf(StatusForbidden, "exchange %q is built in and cannot be deleted", name)
@@ -504,6 +517,9 @@ func (a *Agent) createBinding(req *Request) Response {
 	if err != nil {
 		return Errorf(StatusBadRequest, "%v", err)
 	}
+	if denied := a.authorize(req, acl.ActBind, acl.ObjExchange, bindingProps(exchange, queue, key)); denied != nil {
+		return *denied
+	}
 	b := a.cfg.Broker
 	e := b.Exchange(exchange)
 	if e == nil {
@@ -520,6 +536,12 @@ func (a *Agent) createBinding(req *Request) Response {
 		return brokerError(err)
 	}
 	return Created(fmt.Sprintf("queue %q bound to exchange %q with key %q", queue, exchange, key), bindingAttrs(bd))
+}
+
+// bindingProps are the properties of "bind exchange" and "unbind exchange"
+// (Broker::bind, Broker::unbind).
+func bindingProps(exchange, queue, key string) map[acl.Property]string {
+	return map[acl.Property]string{acl.PropName: exchange, acl.PropQueueName: queue, acl.PropRoutingKey: key}
 }
 
 func (a *Agent) findBinding(exchange, queue, key string) (*broker.Binding, Response) {
@@ -551,6 +573,9 @@ func (a *Agent) deleteBinding(req *Request) Response {
 	exchange, queue, key, bad := bindingOf(req)
 	if bad != nil {
 		return *bad
+	}
+	if denied := a.authorize(req, acl.ActUnbind, acl.ObjExchange, bindingProps(exchange, queue, key)); denied != nil {
+		return *denied
 	}
 	if b, resp := a.findBinding(exchange, queue, key); b == nil {
 		return resp

@@ -95,7 +95,9 @@ func (c *conn) attachProducer(l *amqp.Link) {
 	p := &producer{link: l}
 	switch {
 	case t.Dynamic:
-		q, err := c.temporaryQueue(nodeArgs(t.DynamicNodeProperties))
+		q, err := c.temporaryQueue(nodeArgs(t.DynamicNodeProperties), func(name string, s broker.QueueSettings) *types.Error {
+			return c.authorizeDynamic(name, s, t.Capabilities, false)
+		})
 		if err != nil {
 			refuse(l, errorFor(err))
 			return
@@ -106,8 +108,17 @@ func (c *conn) attachProducer(l *amqp.Link) {
 		p.management = true
 	case t.Address == "":
 		// The anonymous relay: each message goes where its "to" says.
+		if denied := c.authorizeRelay(); denied != nil {
+			refuse(l, denied)
+			return
+		}
 	default:
-		node, err := c.srv.cfg.Broker.Resolve(t.Address, nodeArgs(t.DynamicNodeProperties), c.id)
+		node, err := c.resolve(t.Address, nodeArgs(t.DynamicNodeProperties), t.Capabilities)
+		if err == nil {
+			if denied := c.authorizeIncoming(node); denied != nil {
+				err = denied
+			}
+		}
 		if err != nil {
 			c.log.WithField("address", t.Address).WithError(err).Info("sender refused")
 			refuse(l, errorFor(err))
@@ -122,14 +133,22 @@ func (c *conn) attachProducer(l *amqp.Link) {
 }
 
 // temporaryQueue creates a dynamic node: a queue private to this connection
-// and deleted with its link (part 3.5.3 dynamic nodes).
-func (c *conn) temporaryQueue(args broker.Args) (*broker.Queue, error) {
+// and deleted with its link (part 3.5.3 dynamic nodes). check, if not nil,
+// decides (the ACL) whether the queue may be made with that name and
+// settings.
+func (c *conn) temporaryQueue(args broker.Args, check func(name string, s broker.QueueSettings) *types.Error) (*broker.Queue, error) {
 	s, err := broker.ParseQueueArgs(args)
 	if err != nil {
 		return nil, err
 	}
 	s.Exclusive, s.AutoDelete, s.Owner = true, true, c.id
-	q, _, err := c.srv.cfg.Broker.DeclareQueue(randomName("TempQueue-"), s)
+	name := randomName("TempQueue-")
+	if check != nil {
+		if denied := check(name, s); denied != nil {
+			return nil, denied
+		}
+	}
+	q, _, err := c.srv.cfg.Broker.DeclareQueue(name, s)
 	return q, err
 }
 
@@ -139,13 +158,14 @@ func (c *conn) attachConsumer(l *amqp.Link) {
 		refuse(l, types.NewError(types.CondInvalidField, "a receiver needs a source"))
 		return
 	}
-	b := c.srv.cfg.Broker
 	var q *broker.Queue
 	echo := &types.Source{Address: src.Address, Dynamic: src.Dynamic, DistributionMode: src.DistributionMode}
 	switch {
 	case src.Dynamic:
 		var err error
-		if q, err = c.temporaryQueue(nodeArgs(src.DynamicNodeProperties)); err != nil {
+		if q, err = c.temporaryQueue(nodeArgs(src.DynamicNodeProperties), func(name string, s broker.QueueSettings) *types.Error {
+			return c.authorizeDynamic(name, s, src.Capabilities, true)
+		}); err != nil {
 			refuse(l, errorFor(err))
 			return
 		}
@@ -154,7 +174,18 @@ func (c *conn) attachConsumer(l *amqp.Link) {
 		refuse(l, types.NewError(types.CondInvalidField, "a receiver must name a source address or ask for a dynamic one"))
 		return
 	default:
-		node, err := b.Resolve(src.Address, nodeArgs(src.DynamicNodeProperties), c.id)
+		node, err := c.resolve(src.Address, nodeArgs(src.DynamicNodeProperties), src.Capabilities)
+		if err == nil {
+			var denied *types.Error
+			if node.Exchange != nil {
+				denied = c.authorizeAccessExchange(node.Exchange)
+			} else {
+				denied = c.authorizeOutgoing(node.Queue)
+			}
+			if denied != nil {
+				err = denied
+			}
+		}
 		if err != nil {
 			c.log.WithField("address", src.Address).WithError(err).Info("receiver refused")
 			refuse(l, errorFor(err))
@@ -226,7 +257,13 @@ func (c *conn) subscribe(l *amqp.Link, e *broker.Exchange, src *types.Source, ec
 			bindings = append(bindings, binding{key: ""})
 		}
 	}
-	q, err := c.temporaryQueue(nodeArgs(src.DynamicNodeProperties))
+	keys := make([]string, len(bindings))
+	for i, bd := range bindings {
+		keys[i] = bd.key
+	}
+	q, err := c.temporaryQueue(nodeArgs(src.DynamicNodeProperties), func(name string, s broker.QueueSettings) *types.Error {
+		return c.authorizeSubscription(e, name, s, keys)
+	})
 	if err != nil {
 		return nil, err
 	}

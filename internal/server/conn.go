@@ -27,7 +27,8 @@ type conn struct {
 
 	info      atomic.Pointer[ConnInfo]
 	admitted  Admission
-	ext       Conn // this connection as extensions see it
+	aclUser   string // the user whose ACL connection quota this connection counts in
+	ext       Conn   // this connection as extensions see it
 	consumers map[*amqp.Link]*consumer
 	scheduled atomic.Bool // a service pass is queued on the driver
 	fetched   []*broker.Entry
@@ -88,6 +89,11 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			c.log = c.log.WithField("user", id)
 		}
 		c.opened()
+		if refusal := c.admitACL(); refusal != nil {
+			c.log.WithField("reason", refusal).Info("connection refused")
+			eng.Close(refusal)
+			return
+		}
 		if ext := c.srv.cfg.Extension; ext != nil {
 			var refusal *types.Error
 			if c.admitted, refusal = ext.Admit(*c.info.Load()); c.admitted == Refuse {
@@ -138,6 +144,7 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			c.settled(cons, e.Delivery)
 		}
 	case amqp.EventTransportClosed:
+		c.releaseACL()
 		if err := eng.Err(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			c.log.WithError(err).Debug("transport closed")
 		}
@@ -158,8 +165,14 @@ func refuse(l *amqp.Link, e *types.Error) {
 // attach serves a new link: an extension's node, the management node only
 // for a connection admitted to management, else a producer or consumer.
 func (c *conn) attach(l *amqp.Link) {
-	if ext := c.srv.cfg.Extension; ext != nil && ext.Attach(&c.ext, l) {
-		return
+	if ext := c.srv.cfg.Extension; ext != nil {
+		if denied := c.authorizeExtension(l); denied != nil {
+			refuse(l, denied)
+			return
+		}
+		if ext.Attach(&c.ext, l) {
+			return
+		}
 	}
 	if c.admitted == AdmitManagement && !c.managementLink(l) {
 		refuse(l, types.NewError(types.CondUnauthorizedAccess, "this broker is an HA backup: administrators may use only the management node"))
@@ -324,12 +337,18 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		return
 	}
 	node := p.node
-	if node.Queue == nil && node.Exchange == nil {
+	relay := node.Queue == nil && node.Exchange == nil
+	if relay {
 		if node, err = c.relayTarget(m); err != nil {
 			d.Update(&types.Rejected{Error: errorFor(err)}, true)
 			c.replenish(p)
 			return
 		}
+	}
+	if denied := c.authorizeMessage(node, relay, m.Subject()); denied != nil {
+		d.Update(&types.Rejected{Error: denied}, true)
+		p.link.Detach(denied)
+		return
 	}
 	c.routed = c.routed[:0]
 	if node.Queue != nil {
@@ -408,7 +427,7 @@ func (c *conn) relayTarget(m *message.Message) (broker.Node, error) {
 	if e := b.Exchange(to); e != nil {
 		return broker.Node{Exchange: e}, nil
 	}
-	return b.Resolve(to, nil, c.id)
+	return c.resolve(to, nil, nil)
 }
 
 // replenish keeps a producer's credit topped up; deliveries whose holds are

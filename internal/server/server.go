@@ -40,6 +40,9 @@ type Config struct {
 	Management Management
 	// Extension admits connections and serves its own nodes (nil: none).
 	Extension Extension
+	// ACL is the access control enforced on connections, links, messages
+	// and management requests (nil: everything is allowed; see acl.go).
+	ACL *AccessControl
 }
 
 // DefaultMaxMessageSize bounds what one message may make the broker hold.
