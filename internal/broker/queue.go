@@ -335,18 +335,35 @@ func (q *Queue) popWaiting() *Consumer {
 // acquire takes up to max available entries for c, highest priority first;
 // expired entries found on the way are removed into dead (q.mu held).
 func (q *Queue) acquire(c *Consumer, buf []*Entry, max int, now time.Time, dead *[]*message.Message) []*Entry {
+	// Expired entries are removed after the walk: removing compacts lanes.
+	var expired []*Entry
+	defer func() {
+		for _, e := range expired {
+			*dead = append(*dead, e.Msg)
+			q.remove(e)
+		}
+	}()
 	for i := len(q.lanes) - 1; i >= 0 && len(buf) < max; i-- {
 		l := q.lanes[i]
-		for l.scan < len(l.entries) && len(buf) < max {
-			e := l.entries[l.scan]
-			l.scan++
+		// l.scan moves only past entries no consumer can take: a consumer
+		// with a selector leaves the ones it skips for the others.
+		for j := l.scan; j < len(l.entries) && len(buf) < max; j++ {
+			e := l.entries[j]
+			if j == l.scan && e.state != available {
+				l.scan++
+			}
 			if e.state != available {
 				continue
 			}
 			if !e.expires.IsZero() && !now.Before(e.expires) {
-				*dead = append(*dead, e.Msg)
-				q.remove(e)
+				expired = append(expired, e)
 				continue
+			}
+			if c.filter != nil && !c.filter(e.Msg) {
+				continue
+			}
+			if j == l.scan {
+				l.scan++
 			}
 			e.state = acquired
 			e.owner = c
@@ -357,6 +374,25 @@ func (q *Queue) acquire(c *Consumer, buf []*Entry, max int, now time.Time, dead 
 	}
 	return buf
 }
+
+// browse copies up to max entries after c's cursor, in position order,
+// without acquiring them (q.mu held).
+func (q *Queue) browse(c *Consumer, buf []*Entry, max int) []*Entry {
+	for _, e := range q.live() {
+		if len(buf) >= max {
+			break
+		}
+		if e.Pos <= c.cursor || (c.filter != nil && !c.filter(e.Msg)) {
+			continue
+		}
+		c.cursor = e.Pos
+		buf = append(buf, e)
+	}
+	return buf
+}
+
+// Browsing reports whether the consumer copies rather than acquires.
+func (c *Consumer) Browsing() bool { return c.browse }
 
 // remove drops an entry (q.mu held).
 func (q *Queue) remove(e *Entry) {
@@ -436,11 +472,29 @@ type Consumer struct {
 	owned     map[uint64]*Entry
 	isWaiting bool
 	closed    bool
+	filter    func(*message.Message) bool // a selector: only matching messages
+	browse    bool                        // copies messages instead of acquiring them
+	cursor    uint64                      // browse: the last position seen
+}
+
+// SubscribeOptions shape a subscription.
+type SubscribeOptions struct {
+	// Filter, when set, selects the messages the consumer may get (a JMS
+	// selector); the others stay for other consumers.
+	Filter func(*message.Message) bool
+	// Browse makes the consumer see every message without acquiring it
+	// (distribution mode copy): nothing it gets leaves the queue.
+	Browse bool
 }
 
 // Subscribe adds a consumer for connection owner (checked against an
 // exclusive queue's owner).
 func (q *Queue) Subscribe(owner string, notify func()) (*Consumer, error) {
+	return q.SubscribeWith(owner, notify, SubscribeOptions{})
+}
+
+// SubscribeWith adds a consumer with options.
+func (q *Queue) SubscribeWith(owner string, notify func(), opts SubscribeOptions) (*Consumer, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.deleted {
@@ -449,7 +503,7 @@ func (q *Queue) Subscribe(owner string, notify func()) (*Consumer, error) {
 	if q.settings.Exclusive && q.settings.Owner != "" && owner != q.settings.Owner {
 		return nil, fmt.Errorf("%w: %s", ErrExclusive, q.name)
 	}
-	c := &Consumer{q: q, notify: notify, owned: map[uint64]*Entry{}}
+	c := &Consumer{q: q, notify: notify, owned: map[uint64]*Entry{}, filter: opts.Filter, browse: opts.Browse}
 	q.consumers = append(q.consumers, c)
 	q.hadUsers = true
 	return c, nil
@@ -477,7 +531,11 @@ func (c *Consumer) Fetch(buf []*Entry, max int) []*Entry {
 		return buf
 	}
 	n := len(buf)
-	buf = q.acquire(c, buf, n+max, now, &dead)
+	if c.browse {
+		buf = q.browse(c, buf, n+max)
+	} else {
+		buf = q.acquire(c, buf, n+max, now, &dead)
+	}
 	if len(buf)-n < max && !c.isWaiting {
 		c.isWaiting = true
 		q.waiting = append(q.waiting, c)

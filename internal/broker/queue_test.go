@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
 )
 
@@ -1185,4 +1186,51 @@ func TestDeclareQueue(t *testing.T) {
 	if b.Queue("missing") != nil {
 		t.Errorf("Queue of an unknown name")
 	}
+}
+
+// A consumer with a selector takes only matching messages and leaves the
+// others, in order, for other consumers.
+func TestSelectorConsumerLeavesOthers(t *testing.T) {
+	q := NewQueue("q", QueueSettings{})
+	for i, colour := range []string{"red", "green", "red", "green"} {
+		q.Enqueue(msg(t, mo{Body: fmt.Sprint(i), Props: types.Map{{Key: "colour", Value: colour}}}))
+	}
+	green, _ := q.SubscribeWith("a", func() {}, SubscribeOptions{Filter: func(m *message.Message) bool {
+		v, _ := m.ApplicationProperties().Get("colour")
+		return v == "green"
+	}})
+	got := green.Fetch(nil, 10)
+	if len(got) != 2 || bodyOf(t, got[0].Msg) != "1" || bodyOf(t, got[1].Msg) != "3" {
+		t.Fatalf("the green consumer got %v", bodies(t, got))
+	}
+	any, _ := q.Subscribe("b", func() {})
+	if got := any.Fetch(nil, 10); len(got) != 2 || bodyOf(t, got[0].Msg) != "0" || bodyOf(t, got[1].Msg) != "2" {
+		t.Fatalf("the others got %v", bodies(t, got))
+	}
+}
+
+// A browser sees every message, including ones being delivered, without
+// taking them, and later ones as they arrive.
+func TestBrowserCopies(t *testing.T) {
+	q := NewQueue("q", QueueSettings{})
+	q.Enqueue(msg(t, mo{Body: "a"}))
+	q.Enqueue(msg(t, mo{Body: "b"}))
+	taker, _ := q.Subscribe("x", func() {})
+	taken := taker.Fetch(nil, 1) // "a" is being delivered
+	woken := 0
+	br, _ := q.SubscribeWith("y", func() { woken++ }, SubscribeOptions{Browse: true})
+	if got := br.Fetch(nil, 10); len(got) != 2 {
+		t.Fatalf("the browser saw %v", bodies(t, got))
+	}
+	if q.Depth() != 2 {
+		t.Fatal("browsing must not remove messages")
+	}
+	q.Enqueue(msg(t, mo{Body: "c"}))
+	if woken != 1 {
+		t.Fatalf("a browser at the end is woken by a new message (woken %d)", woken)
+	}
+	if got := br.Fetch(nil, 10); len(got) != 1 || bodyOf(t, got[0].Msg) != "c" {
+		t.Fatalf("the browser then saw %v", bodies(t, got))
+	}
+	taker.Accept(taken[0])
 }
