@@ -515,6 +515,22 @@ func (c *Connection) Close(e *types.Error) {
 	}
 }
 
+// Refuse turns a connection away before this end opens it: a close frame
+// carrying e, without the open AMQP puts before a close, then the transport
+// ends. Clients that fail over over a list of addresses (qpid-proton) restart
+// the list at its first address when the peer opens, so a broker that must
+// send them elsewhere does not open.
+func (c *Connection) Refuse(e *types.Error) {
+	if c.local != stateUninit || c.phase == phaseDone {
+		c.Close(e)
+		return
+	}
+	c.local = stateClosed
+	c.localErr = e
+	c.writeFrame(0, &types.Close{Error: e}, nil)
+	c.finish(e)
+}
+
 // Tick runs the timers: heartbeats to send, a silent peer to close, a
 // handshake taking too long. It returns when it next needs to run (zero
 // when no timer is armed).
@@ -572,6 +588,13 @@ func (c *Connection) amqpFrame(f frame.Frame) {
 		return // heartbeat
 	}
 	if c.remoteOpen == nil {
+		if cl, ok := f.Body.(*types.Close); ok && !c.server {
+			// A server turning us away without opening (see Refuse): keep
+			// its reason rather than calling it a protocol error.
+			c.onClose(cl)
+			c.finish(cl.Error)
+			return
+		}
 		open, ok := f.Body.(*types.Open)
 		if !ok {
 			c.fail(types.NewError(types.CondIllegalState, "expected open, received %s", name(f.Body)))

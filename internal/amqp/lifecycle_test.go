@@ -482,3 +482,24 @@ func TestHeartbeatsKeepPairAlive(t *testing.T) {
 		t.Fatal("no heartbeats in an hour")
 	}
 }
+
+// Refuse answers a client's open with a close carrying the reason and no
+// open of its own, then ends the transport.
+func TestRefuseClosesWithoutOpen(t *testing.T) {
+	p := newPair(t, Config{}, Config{})
+	p.client.c.Open()
+	p.pump()
+	p.server.one(t, EventConnectionOpen)
+	p.client.frames = nil
+	p.server.c.Refuse(types.NewError(types.CondConnectionForced, "this broker is an HA backup"))
+	p.pump()
+	if want := "[0:Close]"; fmt.Sprint(p.client.frames) != want {
+		t.Fatalf("the client received %v, want only %s", p.client.frames, want)
+	}
+	if e := p.client.c.RemoteError(); e == nil || e.Condition != types.CondConnectionForced {
+		t.Fatalf("close error %v", e)
+	}
+	if !p.server.c.Done() {
+		t.Fatal("the refusing end must be done")
+	}
+}

@@ -98,7 +98,7 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			var refusal *types.Error
 			if c.admitted, refusal = ext.Admit(*c.info.Load()); c.admitted == Refuse {
 				c.log.WithField("reason", refusal).Info("connection refused")
-				eng.Close(refusal)
+				eng.Refuse(refusal) // no open: proton's failover list moves on
 				return
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -11,6 +13,8 @@ import (
 
 	goamqp "github.com/Azure/go-amqp"
 
+	"github.com/qpidha/qpidha/internal/amqp/frame"
+	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/mgmt/client"
 	"github.com/qpidha/qpidha/tests/qpiddtest"
 )
@@ -111,20 +115,23 @@ func TestBackupRefusesClientsAdmitsAdmins(t *testing.T) {
 	c := primaryWithBackups(t, 2, "--ha-replicate", "all", "--queue-patterns", ".*")
 	backup := c.Brokers[1]
 	ctx := ctxFor(t, 10*time.Second)
-	// The backup answers open with open and close (a close must follow an
-	// open), so the client's dial may succeed before the close arrives.
-	refused, err := goamqp.Dial(ctx, backup.URL(), &goamqp.ConnOptions{SASLType: goamqp.SASLTypeAnonymous()})
-	if err == nil {
-		select {
-		case <-refused.Done():
-			err = refused.Err()
-		case <-ctx.Done():
-			t.Fatal("the backup did not close a client's connection")
-		}
+	// The backup turns a client away with close(amqp:connection:forced) and
+	// no open: proton's failover over a URL list moves on to the next
+	// address (a remote open would send it back to the first).
+	r := rawAMQP(t, backup)
+	if h := r.header(); h != "AMQP\x00\x01\x00\x00" {
+		t.Fatalf("header %q", h)
 	}
-	var connErr *goamqp.ConnError
-	if !errors.As(err, &connErr) || connErr.RemoteErr == nil || connErr.RemoteErr.Condition != goamqp.ErrCondConnectionForced {
-		t.Fatalf("a client on a backup: %v, want a close with amqp:connection:forced", err)
+	body := r.next()
+	cl, ok := body.(*types.Close)
+	if !ok || cl.Error == nil || cl.Error.Condition != types.CondConnectionForced {
+		t.Fatalf("a client on a backup got %#v, want close with amqp:connection:forced", body)
+	}
+	if !strings.Contains(cl.Error.Description, "backup") {
+		t.Fatalf("the reason should say the broker is a backup: %q", cl.Error.Description)
+	}
+	if _, err := goamqp.Dial(ctx, backup.URL(), &goamqp.ConnOptions{SASLType: goamqp.SASLTypeAnonymous()}); err == nil {
+		t.Fatal("go-amqp connected to a backup")
 	}
 	// An administrator reaches management...
 	admin := qpiddtest.Admin(t, backup)
@@ -345,4 +352,59 @@ func waitUnresponsive(t *testing.T, b *qpiddtest.Broker) {
 		c.Close()
 		return fmt.Errorf("%s still answers", b.Addr())
 	})
+}
+
+// rawConn speaks AMQP by hand, to see exactly what a broker sends.
+type rawConn struct {
+	t  *testing.T
+	nc net.Conn
+	in []byte
+}
+
+// rawAMQP connects without SASL and sends a header and an open.
+func rawAMQP(t *testing.T, b *qpiddtest.Broker) *rawConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", b.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	out := frame.Header(frame.ProtoAMQP)
+	out, _ = frame.Append(out, frame.TypeAMQP, 0, &types.Open{ContainerID: "raw", MaxFrameSize: 65536, ChannelMax: 1}, nil)
+	if _, err := nc.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	return &rawConn{t: t, nc: nc}
+}
+
+func (r *rawConn) header() string {
+	h := make([]byte, 8)
+	if _, err := io.ReadFull(r.nc, h); err != nil {
+		r.t.Fatal(err)
+	}
+	return string(h)
+}
+
+// next returns the next frame body, nil at EOF.
+func (r *rawConn) next() types.Composite {
+	buf := make([]byte, 4096)
+	for {
+		f, n, err := frame.Parse(r.in, 1<<20)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if n > 0 {
+			r.in = r.in[n:]
+			if f.Body != nil {
+				return f.Body
+			}
+			continue
+		}
+		m, err := r.nc.Read(buf)
+		r.in = append(r.in, buf[:m]...)
+		if err != nil && m == 0 {
+			return nil
+		}
+	}
 }
