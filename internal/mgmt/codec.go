@@ -89,23 +89,11 @@ func stringProperty(props map[string]any, name string) (string, error) {
 // Body decodes a message's amqp-value body section (nil without one).
 // Other body sections (data, amqp-sequence) are errors.
 func Body(m *message.Message) (any, error) {
-	d := types.NewDecoder(m.Bare)
-	for d.Len() > 0 {
-		code, err := d.ReadDescriptor()
-		if err != nil {
-			return nil, err
-		}
-		switch code {
-		case types.DescriptorAMQPValue:
-			return d.Value()
-		case types.DescriptorData, types.DescriptorAMQPSequence:
-			return nil, errors.New("the body must be an amqp-value section holding a map")
-		}
-		if err := d.Skip(); err != nil {
-			return nil, err
-		}
+	v, err := m.Value()
+	if errors.Is(err, message.ErrNotValue) {
+		return nil, errors.New("the body must be an amqp-value section holding a map")
 	}
-	return nil, nil
+	return v, err
 }
 
 func key(k any) (string, bool) {

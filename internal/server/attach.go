@@ -9,8 +9,10 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/qpidha/qpidha/internal/amqp"
+	"github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/broker"
+	"github.com/qpidha/qpidha/internal/selector"
 )
 
 // Filters of the Apache Qpid family that bind a subscription to an exchange
@@ -20,6 +22,8 @@ var (
 	filterDirect  = filterKind{"apache.org:legacy-amqp-direct-binding:string", 0x0000468C00000000}
 	filterTopic   = filterKind{"apache.org:legacy-amqp-topic-binding:string", 0x0000468C00000001}
 	filterHeaders = filterKind{"apache.org:legacy-amqp-headers-binding:map", 0x0000468C00000002}
+	// A JMS message selector, on any receiver.
+	filterSelector = filterKind{"apache.org:selector-filter:string", 0x0000468C00000004}
 )
 
 type filterKind struct {
@@ -87,9 +91,15 @@ func randomName(prefix string) string {
 }
 
 func (c *conn) attachProducer(l *amqp.Link) {
-	t, _ := l.RemoteTarget().(*types.Target)
-	if t == nil {
-		refuse(l, types.NewError(types.CondNotImplemented, "this broker has no transaction coordinator yet"))
+	var t *types.Target
+	switch target := l.RemoteTarget().(type) {
+	case *types.Coordinator:
+		c.attachCoordinator(l, target)
+		return
+	case *types.Target:
+		t = target
+	default:
+		refuse(l, types.NewError(types.CondInvalidField, "a sender needs a target"))
 		return
 	}
 	p := &producer{link: l}
@@ -160,6 +170,11 @@ func (c *conn) attachConsumer(l *amqp.Link) {
 	}
 	var q *broker.Queue
 	echo := &types.Source{Address: src.Address, Dynamic: src.Dynamic, DistributionMode: src.DistributionMode}
+	opts, bad := consumerOptions(src, echo)
+	if bad != nil {
+		refuse(l, bad)
+		return
+	}
 	switch {
 	case src.Dynamic:
 		var err error
@@ -199,18 +214,47 @@ func (c *conn) attachConsumer(l *amqp.Link) {
 			}
 		}
 	}
-	sub, err := q.Subscribe(c.id, c.notify)
+	sub, err := q.SubscribeWith(c.id, c.notify, opts)
 	if err != nil {
 		refuse(l, errorFor(err))
 		return
 	}
-	cons := &consumer{link: l, sub: sub, preSettle: l.SndSettleMode == types.SenderSettleModeSettled}
+	// A browser's copies need no outcome: they go settled unless the
+	// client insists on unsettled deliveries.
+	preSettle := l.SndSettleMode == types.SenderSettleModeSettled ||
+		(opts.Browse && l.SndSettleMode == types.SenderSettleModeMixed)
+	cons := &consumer{link: l, sub: sub, preSettle: preSettle}
 	l.Context = cons
 	c.consumers[l] = cons
 	c.log.WithFields(logrus.Fields{"address": src.Address, "queue": q.Name()}).Debug("receiver attached")
 	l.Source = echo
 	l.Attach()
 	c.service(cons) // credit may have come with the attach
+}
+
+// consumerOptions reads a receiver's selector filter and distribution
+// mode; a selector that does not parse refuses the link with why.
+func consumerOptions(src, echo *types.Source) (broker.SubscribeOptions, *types.Error) {
+	opts := broker.SubscribeOptions{Browse: src.DistributionMode == "copy"}
+	for _, f := range src.Filter {
+		d, ok := f.Value.(types.Described)
+		if !ok || !filterSelector.is(d.Descriptor) {
+			continue
+		}
+		expr, ok := d.Value.(string)
+		if !ok {
+			return opts, types.NewError(types.CondInvalidField, "selector filter %v: the expression must be a string", f.Key)
+		}
+		sel, err := selector.Parse(expr)
+		if err != nil {
+			return opts, types.NewError(types.CondInvalidField, "selector filter %v: %v", f.Key, err)
+		}
+		opts.Filter = func(m *message.Message) bool {
+			return sel.Match(selector.FromAMQP(&m.Header, m.Properties(), m.ApplicationProperties()))
+		}
+		echo.Filter = append(echo.Filter, f) // in force (part 3.5.8)
+	}
+	return opts, nil
 }
 
 // subscribe makes the private queue of a receiver on an exchange, bound by

@@ -33,7 +33,9 @@ type conn struct {
 	scheduled atomic.Bool // a service pass is queued on the driver
 	fetched   []*broker.Entry
 	routed    []*broker.Queue
-	scratch   []byte // message encoding buffer, copied by the engine
+	scratch   []byte          // message encoding buffer, copied by the engine
+	txns      map[string]*txn // declared transactions by id
+	txnSeq    uint32
 }
 
 // consumer is a link sending a queue's messages to the client.
@@ -134,6 +136,8 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 		switch ctx := e.Link.Context.(type) {
 		case *producer:
 			c.receive(ctx, e.Delivery)
+		case *coordinator:
+			c.coordinate(ctx, e.Delivery)
 		case LinkHandler:
 			ctx.OnDelivery(&c.ext, e.Link, e.Delivery)
 		}
@@ -200,7 +204,10 @@ func (c *conn) detach(l *amqp.Link) {
 	switch ctx := l.Context.(type) {
 	case *consumer:
 		delete(c.consumers, l)
+		c.consumerGone(ctx)
 		ctx.sub.Close() // an auto-delete (private) queue goes with it
+	case *coordinator:
+		c.coordinatorGone(ctx)
 	case *producer:
 		if ctx.temporary != nil {
 			_ = c.srv.cfg.Broker.DeleteQueue(ctx.temporary.Name(), false, false)
@@ -309,6 +316,9 @@ func (c *conn) settled(cons *consumer, d *amqp.Delivery) {
 		cons.sub.Reject(e) // to the queue's alternate exchange, if any
 	case *types.Accepted:
 		cons.sub.Accept(e)
+	case *types.TransactionalState:
+		c.settledInTxn(cons, d, e, st)
+		return
 	case nil:
 		if !d.RemoteSettled() {
 			return // a state-less update: nothing decided yet
@@ -348,6 +358,11 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	if denied := c.authorizeMessage(node, relay, m.Subject()); denied != nil {
 		d.Update(&types.Rejected{Error: denied}, true)
 		p.link.Detach(denied)
+		return
+	}
+	if ts, ok := d.RemoteState().(*types.TransactionalState); ok {
+		c.receiveInTxn(d, ts, node, m)
+		c.replenish(p)
 		return
 	}
 	c.routed = c.routed[:0]

@@ -6,6 +6,7 @@
 package message
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -133,6 +134,32 @@ func (m *Message) Subject() string {
 		return p.Subject
 	}
 	return ""
+}
+
+// ErrNotValue says a body is data or amqp-sequence sections, where an
+// amqp-value was expected.
+var ErrNotValue = errors.New("the body is not an amqp-value section")
+
+// Value decodes the body's amqp-value section: nil with no body,
+// ErrNotValue for other body sections.
+func (m *Message) Value() (any, error) {
+	d := types.NewDecoder(m.Bare)
+	for d.Len() > 0 {
+		code, err := d.ReadDescriptor()
+		if err != nil {
+			return nil, err
+		}
+		switch code {
+		case types.DescriptorAMQPValue:
+			return d.Value()
+		case types.DescriptorData, types.DescriptorAMQPSequence:
+			return nil, ErrNotValue
+		}
+		if err := d.Skip(); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
 }
 
 // Append encodes the message for delivery with the given header (nil: none)
