@@ -4,7 +4,7 @@
 #   - a Go toolchain >= 1.21 (Debian's is 1.19): fetched from the Go module
 #     proxy as the official toolchain module, exactly as GOTOOLCHAIN would;
 #   - for the tests: Debian's python3-qpid-proton (for /usr/bin/python3) and
-#     libqpid-proton11-dev-examples (proton's example programs).
+#     libqpid-proton11-dev-examples (proton's example programs), shellcheck.
 # Usage: scripts/setup.sh [build|test]   (default: test)
 set -eu
 
@@ -39,7 +39,7 @@ fi
 [ "$need" = build ] && exit 0
 
 missing=""
-for pkg in python3-qpid-proton libqpid-proton11-dev-examples; do
+for pkg in python3-qpid-proton libqpid-proton11-dev-examples shellcheck; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

@@ -1,0 +1,253 @@
+package primary
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qpidha/qpidha/internal/config"
+	"github.com/qpidha/qpidha/internal/mgmt/client"
+	"github.com/qpidha/qpidha/internal/mgmt/wire"
+)
+
+// The HA module's management type and promote operation (the names of
+// internal/ha, which tools do not link).
+const (
+	haBrokerType = "org.apache.qpid.ha:habroker"
+	opPromote    = "PROMOTE"
+)
+
+// Statuses that mean something here.
+const (
+	statusStandalone = "standalone"
+)
+
+// isPrimary reports whether an HA status is a primary's (ha.State.IsPrimary).
+func isPrimary(status string) bool { return status == "active" || status == "recovering" }
+
+// target is how to reach the local broker's management.
+type target struct {
+	addr    string // host:port of the first address, for messages and hooks
+	url     string // what client.Dial takes, with credentials
+	opts    client.Options
+	timeout time.Duration
+}
+
+// Target works out the local broker's address: -b (broker), else
+// QPID_BROKER, else localhost (the broker's first --interface if it is an
+// IP address) with the broker's port; the port and the HA credentials
+// (ha-username, ha-password, ha-mechanism, unless auth=no) come from the
+// broker's own command line (QPID_CONFIG, QPIDD_OPTIONS), so they are the
+// ones it runs with.
+func (s *Settings) Target(broker string, environ []string) (*target, error) {
+	opts, _, err := config.Load(s.BrokerArgs(), environ)
+	if err != nil {
+		return nil, fmt.Errorf("the broker's options: %v", err)
+	}
+	if broker == "" {
+		broker = s.Broker
+	}
+	if broker == "" {
+		if opts.Port == 0 {
+			return nil, errors.New("the broker's port is 0 (any free port): set QPID_BROKER, or give -b")
+		}
+		host := "localhost"
+		if len(opts.Interfaces) > 0 {
+			if ip := net.ParseIP(opts.Interfaces[0]); ip != nil && !ip.IsUnspecified() {
+				host = ip.String()
+			}
+		}
+		broker = net.JoinHostPort(host, strconv.Itoa(opts.Port))
+	} else if !strings.Contains(broker, "://") && !hasPort(broker) {
+		broker += ":" + strconv.Itoa(opts.Port)
+	}
+	tg, err := client.ParseURL(broker)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{opts: client.Options{Admin: true, Timeout: s.Timeout}, timeout: s.Timeout, addr: tg.Addrs[0].HostPort()}
+	user, password := tg.User, tg.Password
+	if opts.Auth {
+		if user == "" {
+			user, password = opts.HAUsername, opts.HAPassword
+		}
+		t.opts.Mechanism = opts.HAMechanism
+	}
+	if t.url, err = dialURL(tg.Addrs, user, password); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// hasPort reports whether every address of a qpidd-style URL names its
+// port.
+func hasPort(url string) bool {
+	rest := strings.TrimPrefix(url, "amqp:")
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	for _, a := range strings.Split(rest, ",") {
+		a = strings.TrimPrefix(strings.TrimPrefix(a, "tcp:"), "ssl:")
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// dialURL is the URL client.Dial takes for addresses and credentials.
+func dialURL(addrs []client.Address, user, password string) (string, error) {
+	var list []string
+	for _, a := range addrs {
+		if a.TLS {
+			list = append(list, "ssl:"+a.HostPort())
+		} else {
+			list = append(list, a.HostPort())
+		}
+	}
+	switch {
+	case user == "":
+		return strings.Join(list, ","), nil
+	case !strings.ContainsAny(user, "/:@") && !strings.Contains(password, "@"):
+		return user + "/" + password + "@" + strings.Join(list, ","), nil
+	case len(addrs) == 1 && !strings.ContainsAny(user, ":@/?") && !strings.ContainsAny(password, "/?"):
+		scheme := "amqp://"
+		if addrs[0].TLS {
+			scheme = "amqps://"
+		}
+		return scheme + user + ":" + password + "@" + addrs[0].HostPort(), nil
+	}
+	return "", errors.New("the user name or password holds characters a broker address cannot carry")
+}
+
+// with connects and runs f, everything within the timeout: a broker that
+// hangs fails within it.
+func (t *target) with(ctx context.Context, f func(context.Context, *client.Client) error) error {
+	c, err := client.Dial(ctx, t.url, t.opts)
+	if err != nil {
+		return err
+	}
+	defer closeBounded(ctx, c)
+	return f(ctx, c)
+}
+
+// closeBounded closes a connection without waiting past the context's
+// deadline (nor more than a second): a hung broker must not hold us.
+func closeBounded(ctx context.Context, c *client.Client) {
+	wait := time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = c.Close()
+		close(done)
+	}()
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// readStatus asks the broker its HA status: a broker without the HA module
+// is standalone.
+func readStatus(ctx context.Context, c *client.Client) (string, error) {
+	r, err := c.Request(ctx, wire.OpRead, haBrokerType, "", nil)
+	if err != nil {
+		return "", err
+	}
+	if r.Status == wire.StatusNotFound {
+		return statusStandalone, nil
+	}
+	if err := r.Err(); err != nil {
+		return "", err
+	}
+	m, _ := r.Body.(map[string]any)
+	st, _ := m["status"].(string)
+	if st == "" {
+		return "", errors.New("the broker's HA status has no status")
+	}
+	return st, nil
+}
+
+// Status asks the broker its HA status, within the timeout. A broker that
+// refuses connections is retried until then (it may be starting).
+func (t *target) Status() (string, error) {
+	ctx, cancel := t.context()
+	defer cancel()
+	var st string
+	for {
+		err := t.with(ctx, func(ctx context.Context, c *client.Client) error {
+			var err error
+			st, err = readStatus(ctx, c)
+			return err
+		})
+		if err == nil {
+			return st, nil
+		}
+		if ctx.Err() != nil || !strings.Contains(err.Error(), "connection refused") {
+			return "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (t *target) context() (context.Context, context.CancelFunc) {
+	if t.timeout <= 0 {
+		return context.WithCancel(context.Background())
+	}
+	return context.WithTimeout(context.Background(), t.timeout)
+}
+
+// Promote asks the broker to become the primary and returns its status
+// after: the broker decides, and refuses (409, with the reason) while
+// catching up or while another broker is primary.
+func (t *target) Promote() (string, error) {
+	ctx, cancel := t.context()
+	defer cancel()
+	var st string
+	err := t.with(ctx, func(ctx context.Context, c *client.Client) error {
+		r, err := c.Request(ctx, opPromote, haBrokerType, "", nil)
+		if err != nil {
+			return err
+		}
+		switch r.Status {
+		case wire.StatusNotFound:
+			return fail(ExitNotConfigured, "the broker at %s cannot be promoted: it is not in a cluster (ha-cluster=no)", t.addr)
+		case wire.StatusForbidden:
+			return fail(ExitPrivilege, "the broker at %s refused to be promoted: %s", t.addr, r.Description)
+		}
+		if err := r.Err(); err != nil {
+			if r.Status == wire.StatusConflict && strings.Contains(r.Description, "ha-cluster=no") {
+				return fail(ExitNotConfigured, "the broker at %s refused to be promoted: %s", t.addr, r.Description)
+			}
+			return fail(ExitFailure, "the broker at %s refused to be promoted: %s", t.addr, r.Description)
+		}
+		m, _ := r.Body.(map[string]any)
+		st, _ = m["status"].(string)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if st == "" || !isPrimary(st) {
+		// The answer should carry the new status; ask if it did not.
+		if st2, err := t.Status(); err == nil {
+			st = st2
+		}
+	}
+	return st, nil
+}
