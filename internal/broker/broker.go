@@ -56,6 +56,8 @@ type Broker struct {
 	queues    map[string]*Queue
 	exchanges map[string]*Exchange
 	observer  ConfigObserver
+
+	txns txnLog // recently committed transactions
 }
 
 // New returns a broker with only the built-in exchanges.

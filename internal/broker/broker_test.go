@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -171,5 +172,29 @@ func TestResolveExclusiveOwner(t *testing.T) {
 	}
 	if _, err := n.Queue.Subscribe("conn-a", func() {}); err != nil {
 		t.Fatalf("the owner could not subscribe: %v", err)
+	}
+}
+
+// The committed-transaction memory answers for the most recent ones and
+// forgets the oldest beyond its size.
+func TestCommittedTransactionsRemembered(t *testing.T) {
+	b, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Committed("tx-1") {
+		t.Fatal("a transaction never recorded is reported committed")
+	}
+	for i := 0; i <= committedMemory; i++ {
+		b.RecordCommit(fmt.Sprintf("tx-%d", i))
+	}
+	b.RecordCommit("tx-5") // already known: no effect on the order
+	if b.Committed("tx-0") {
+		t.Error("the oldest transaction was not forgotten")
+	}
+	for _, name := range []string{"tx-1", "tx-5", fmt.Sprintf("tx-%d", committedMemory)} {
+		if !b.Committed(name) {
+			t.Errorf("%s is not reported committed", name)
+		}
 	}
 }

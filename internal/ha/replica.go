@@ -193,6 +193,9 @@ func (r *replicator) applyEvent(ev *Event) error {
 				r.log.WithError(err).WithField("txn", ev.Txn).Warn("transaction change not applied")
 			}
 		}
+		// Promoted, this broker can tell a client asking again after a
+		// failover that its commit went through.
+		b.RecordCommit(ev.Txn)
 	case EvEnqueue:
 		q := b.Queue(ev.Name)
 		if q == nil || len(ev.IDs) != 1 {

@@ -35,7 +35,6 @@ type conn struct {
 	routed    []*broker.Queue
 	scratch   []byte          // message encoding buffer, copied by the engine
 	txns      map[string]*txn // declared transactions by id
-	txnSeq    uint32
 }
 
 // consumer is a link sending a queue's messages to the client.

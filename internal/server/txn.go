@@ -1,7 +1,8 @@
 package server
 
 import (
-	"encoding/binary"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -103,7 +104,7 @@ func (c *conn) coordinate(co *coordinator, d *amqp.Delivery) {
 	case *types.Discharge:
 		t := c.txns[string(r.TxnID)]
 		if t == nil {
-			d.Update(&types.Rejected{Error: types.NewError(types.CondTransactionUnknownID, "no transaction %x on this connection (a transaction does not survive a reconnection)", r.TxnID)}, true)
+			c.dischargeUnknown(d, r)
 			return
 		}
 		delete(c.txns, string(r.TxnID))
@@ -130,14 +131,37 @@ func (c *conn) coordinate(co *coordinator, d *amqp.Delivery) {
 	}
 }
 
+// dischargeUnknown answers the discharge of a transaction not open on this
+// connection: usually one whose connection ended while its commit was in
+// flight (a failover, a reconnection), asked about again. If its commit is
+// known to have gone through (here, or replicated here before a failover)
+// the answer is the truth, accepted; otherwise whatever it did was rolled
+// back with its connection.
+func (c *conn) dischargeUnknown(d *amqp.Delivery, r *types.Discharge) {
+	name := txnName(r.TxnID)
+	switch {
+	case !r.Fail && c.srv.cfg.Broker.Committed(name):
+		c.log.WithField("txn", name).Info("a client asked again about a transaction: it committed")
+		d.Update(&types.Accepted{}, true)
+	case r.Fail:
+		d.Update(&types.Accepted{}, true) // rolled back already
+	default:
+		d.Update(&types.Rejected{Error: types.NewError(types.CondTransactionRollback, "transaction %x was rolled back: it was not committed when its connection ended (a failover, a reconnection)", r.TxnID)}, true)
+	}
+}
+
+func txnName(id []byte) string { return "tx-" + hex.EncodeToString(id) }
+
 // declare starts a transaction.
 func (c *conn) declare(co *coordinator) *txn {
 	if c.txns == nil {
 		c.txns = map[string]*txn{}
 	}
-	c.txnSeq++
-	id := binary.BigEndian.AppendUint32(nil, c.txnSeq)
-	t := &txn{id: id, name: fmt.Sprintf("%s/tx-%d", c.id, c.txnSeq), coord: co}
+	// Random ids: one a client kept from a connection that ended (by a
+	// failover, say) can never name a transaction declared since.
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	t := &txn{id: id, name: txnName(id), coord: co}
 	c.txns[string(id)] = t
 	return t
 }
@@ -228,6 +252,7 @@ func (c *conn) commit(t *txn) ([]*broker.Hold, error) {
 			holds = append(holds, h)
 		}
 	}
+	c.srv.cfg.Broker.RecordCommit(t.name)
 	c.log.WithField("txn", t.name).WithField("enqueues", len(t.sends)).WithField("outcomes", len(t.outcomes)).Debug("transaction committed")
 	return holds, failure
 }

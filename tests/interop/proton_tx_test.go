@@ -75,7 +75,7 @@ func TestProtonTransactionOutcomes(t *testing.T) {
 		"aborted-accept c1/0,c2/0,c3/0",
 		"committed-accept c1/1,c2/1,c3/1",
 		"transfer-unknown rejected amqp:transaction:unknown-id",
-		"discharge-unknown rejected amqp:transaction:unknown-id",
+		"discharge-unknown rejected amqp:transaction:rollback",
 		"closed",
 	}
 	if got := strings.Split(strings.TrimSpace(out), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
