@@ -24,7 +24,7 @@ setup:
 	@scripts/setup.sh build
 
 build: setup
-	$(GO) build -o $(BIN)/ ./qpidd ./qpidd-primary ./qpid-config ./qpid-ha ./qpidd-users ./tests/bench ./tests/checker
+	$(GO) build -o $(BIN)/ ./qpidd ./qpidd-primary ./qpid-config ./qpid-ha ./qpidd-users ./qpid-cluster-conf ./tests/bench ./tests/checker
 
 # run: a local 3-broker HA cluster on 127.0.0.1:5672-5674 (Ctrl-C stops it).
 run: build

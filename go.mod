@@ -4,6 +4,7 @@ go 1.23
 
 require (
 	github.com/Azure/go-amqp v1.6.0
+	github.com/BurntSushi/toml v1.5.0
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/rabbitmq/amqp091-go v1.16.0
 	github.com/sirupsen/logrus v1.9.3

@@ -3,8 +3,9 @@
 # whatever is already there:
 #   - a Go toolchain >= 1.21 (Debian's is 1.19): fetched from the Go module
 #     proxy as the official toolchain module, exactly as GOTOOLCHAIN would;
-#   - for the tests: Debian's python3-qpid-proton (for /usr/bin/python3) and
-#     libqpid-proton11-dev-examples (proton's example programs), shellcheck.
+#   - for the tests: Debian's proton (python3-qpid-proton for
+#     /usr/bin/python3, libqpid-proton11-dev-examples), shellcheck, xmllint,
+#     ocf-tester, pcs and Pacemaker's command-line tools (no daemon started).
 # Usage: scripts/setup.sh [build|test]   (default: test)
 set -eu
 
@@ -38,14 +39,27 @@ fi
 
 [ "$need" = build ] && exit 0
 
+# The tests' packages: proton (python3 client and example programs), and the
+# tools the agent, script and generator tests run: shellcheck, xmllint,
+# ocf-tester (resource-agents), pcs and the Pacemaker command-line tools.
 missing=""
-for pkg in python3-qpid-proton libqpid-proton11-dev-examples shellcheck; do
+for pkg in python3-qpid-proton libqpid-proton11-dev-examples shellcheck libxml2-utils \
+	resource-agents pcs pacemaker-cli-utils; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
 	echo "setup: installing$missing"
 	SUDO=""
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	# pcs and pacemaker would start their daemons on install: a temporary
+	# policy-rc.d forbids it where none is in place.
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\n# qpidha setup: no service starts while installing test tools\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+		$SUDO chmod 755 "$policy"
+		trap '$SUDO rm -f "$policy"' EXIT
+	fi
 	$SUDO apt-get update -qq
 	# shellcheck disable=SC2086 # a list of package names
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,191 @@
+package genconf
+
+import (
+	"strings"
+	"testing"
+)
+
+// render parses a description that must be valid and returns its files by
+// name.
+func render(t *testing.T, text string) (*Spec, map[string]string) {
+	t.Helper()
+	s, err := Parse("t.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := s.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		out[f.Name] = string(f.Data)
+	}
+	return s, out
+}
+
+func wantLines(t *testing.T, name, text string, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if !strings.Contains(text, l) {
+			t.Errorf("%s lacks %q:\n%s", name, l, text)
+		}
+	}
+}
+
+func TestIPv6(t *testing.T) {
+	text := strings.NewReplacer(
+		`"10.0.0.1"`, `"fd00::1"`, `"10.0.0.2"`, `"fd00::2"`, `"10.0.0.3"`, `"fd00::3"`,
+		`"10.0.0.100"`, `"fd00::100"`, "cidr_netmask = 24", "cidr_netmask = 64").Replace(base)
+	s, files := render(t, text)
+	if len(s.Warnings) != 1 {
+		t.Errorf("warnings %q", s.Warnings)
+	}
+	wantLines(t, "qpidd-n1.conf", files["qpidd-n1.conf"],
+		"ha-brokers-url=[fd00::1]:5672,[fd00::2]:5672,[fd00::3]:5672\n",
+		"ha-public-url=[fd00::100]:5672\n")
+	wantLines(t, "pcs-setup.sh", files[PcsScriptName], "ip=fd00::100 cidr_netmask=64")
+	wantLines(t, "cluster.conf", files[ClusterConfName], `<ip address="fd00::100"`)
+}
+
+func TestTwoNodes(t *testing.T) {
+	text := strings.Replace(base, "[[node]]\nname = \"n3\"\naddress = \"10.0.0.3\"\n", "", 1)
+	_, files := render(t, text)
+	wantLines(t, "cluster.conf", files[ClusterConfName], `<cman two_node="1" expected_votes="1"/>`)
+	wantLines(t, "pcs-setup.sh", files[PcsScriptName], "clone-max=2 ")
+}
+
+// Per-node options that are not one host argument give one Pacemaker
+// device per node; several methods give fencing levels.
+func TestFenceSplitAndLevels(t *testing.T) {
+	text := edit(t,
+		"stonith_enabled = false\n", "",
+		"address = \"10.0.0.1\"\n", "address = \"10.0.0.1\"\nfence = [{ device = \"ipmi\", options = { ip = \"10.1.0.1\", lanplus = true } }, { method = \"2\", device = \"pdu\", options = { plug = \"1\" } }]\n",
+		"address = \"10.0.0.2\"\n", "address = \"10.0.0.2\"\nfence = [{ device = \"ipmi\", options = { ip = \"10.1.0.2\", lanplus = true } }, { method = \"2\", device = \"pdu\", options = { plug = \"2\" } }]\n",
+		"address = \"10.0.0.3\"\n", "address = \"10.0.0.3\"\nfence = [{ device = \"ipmi\", options = { ip = \"10.1.0.3\", lanplus = true } }, { method = \"2\", device = \"pdu\", options = { plug = \"3\" } }]\n",
+	) + `
+[[fence]]
+name = "ipmi"
+agent = "fence_ipmilan"
+options = { username = "admin", password = "it's secret" }
+
+[[fence]]
+name = "pdu"
+agent = "fence_apc"
+options = { ip = "10.1.0.100", username = "apc", password = "apc" }
+pcs_options = { pcmk_delay_max = "5s" }
+`
+	s, files := render(t, text)
+	if len(s.Warnings) != 0 {
+		t.Errorf("warnings %q", s.Warnings)
+	}
+	pcs := files[PcsScriptName]
+	wantLines(t, "pcs-setup.sh", pcs,
+		"pcs_cib property set stonith-enabled=true\n",
+		"\tpcs_cib_create stonith create ipmi-n1 fence_ipmilan \\\n\t\tip=10.1.0.1 lanplus=1 'password=it'\\''s secret' username=admin pcmk_host_list=n1\n",
+		"\tpcs_cib_create stonith create pdu fence_apc \\\n\t\tip=10.1.0.100 password=apc username=apc pcmk_delay_max=5s pcmk_host_argument=plug 'pcmk_host_map=n1:1;n2:2;n3:3'\n",
+		"if missing \"//fencing-level[@target='n1'][@index='1']\"; then\n\tpcs_cib stonith level add 1 n1 ipmi-n1\n",
+		"if missing \"//fencing-level[@target='n3'][@index='2']\"; then\n\tpcs_cib stonith level add 2 n3 pdu\n")
+	cc := files[ClusterConfName]
+	wantLines(t, "cluster.conf", cc,
+		"      <fence>\n        <method name=\"1\">\n          <device name=\"ipmi\" ip=\"10.1.0.1\" lanplus=\"1\"/>\n        </method>\n        <method name=\"2\">\n          <device name=\"pdu\" plug=\"1\"/>\n",
+		`<fencedevice name="ipmi" agent="fence_ipmilan" password="it&#39;s secret" username="admin"/>`,
+		`<fencedevice name="pdu" agent="fence_apc" ip="10.1.0.100" password="apc" username="apc"/>`)
+	if strings.Contains(cc, "pcmk_") {
+		t.Errorf("cluster.conf has Pacemaker-only options:\n%s", cc)
+	}
+}
+
+// No per-node options: one device with a host list.
+func TestFenceHostList(t *testing.T) {
+	text := edit(t,
+		"stonith_enabled = false\n", "stonith_enabled = true\n",
+		"address = \"10.0.0.1\"\n", "address = \"10.0.0.1\"\nfence = [{ device = \"sbd\" }]\n",
+		"address = \"10.0.0.2\"\n", "address = \"10.0.0.2\"\nfence = [{ device = \"sbd\" }]\n",
+		"address = \"10.0.0.3\"\n", "address = \"10.0.0.3\"\nfence = [{ device = \"sbd\" }]\n",
+	) + "\n[[fence]]\nname = \"sbd\"\nagent = \"fence_sbd\"\noptions = { devices = \"/dev/sdb\" }\n"
+	_, files := render(t, text)
+	wantLines(t, "pcs-setup.sh", files[PcsScriptName],
+		"pcs_cib_create stonith create sbd fence_sbd \\\n\t\tdevices=/dev/sdb 'pcmk_host_list=n1 n2 n3'\n")
+	if strings.Contains(files[PcsScriptName], "level add") {
+		t.Error("fencing levels with one method per node")
+	}
+	wantLines(t, "cluster.conf", files[ClusterConfName], `<device name="sbd"/>`)
+}
+
+func TestPacemakerNames(t *testing.T) {
+	text := edit(t, "stonith_enabled = false\n", `stonith_enabled = false
+resource = "broker"
+clone = "brokers"
+vip_resource = "client-ip"
+agent = "ocf:example:qpidd"
+start_timeout = 120
+`)
+	_, files := render(t, text)
+	wantLines(t, "pcs-setup.sh", files[PcsScriptName],
+		"pcs_cib_create resource create broker ocf:example:qpidd \\\n",
+		"op start timeout=120s \\\n",
+		"\t\tpromotable brokers promoted-max=1 promoted-node-max=1 clone-max=3 clone-node-max=1 notify=true\n",
+		"pcs_cib constraint colocation add client-ip with Promoted brokers INFINITY id=colocation-client-ip-with-promoted-brokers\n",
+		"pcs_cib constraint order promote brokers then start client-ip symmetrical=false kind=Mandatory id=order-promote-brokers-then-start-client-ip\n",
+		"pcs_cib constraint order stop client-ip then demote brokers symmetrical=false kind=Mandatory id=order-stop-client-ip-then-demote-brokers\n")
+}
+
+// A node's own options replace [broker.options] of the same name.
+func TestNodeOptions(t *testing.T) {
+	text := edit(t, "address = \"10.0.0.2\"\n", "address = \"10.0.0.2\"\noptions = { log-to-file = \"/var/log/n2.log\", queue-patterns = [\"a.*\", \"b.*\"] }\n") +
+		"\n[broker.options]\nlog-to-file = \"/var/log/qpidd.log\"\nmax-connections = 1000\n"
+	_, files := render(t, text)
+	n1, n2 := files["qpidd-n1.conf"], files["qpidd-n2.conf"]
+	wantLines(t, "qpidd-n1.conf", n1, "log-to-file=/var/log/qpidd.log\n", "max-connections=1000\n")
+	wantLines(t, "qpidd-n2.conf", n2, "max-connections=1000\n",
+		"# Options of n2 only ([[node]] options).\nlog-to-file=/var/log/n2.log\nqueue-patterns=a.*\nqueue-patterns=b.*\n")
+	if strings.Contains(n2, "/var/log/qpidd.log") {
+		t.Errorf("qpidd-n2.conf keeps the overridden option:\n%s", n2)
+	}
+}
+
+// Short names: the first label, unless two nodes share it.
+func TestShortNames(t *testing.T) {
+	text := strings.NewReplacer(`name = "n1"`, `name = "a.x.com"`, `name = "n2"`, `name = "a.y.com"`, `name = "n3"`, `name = "c.x.com"`).Replace(base)
+	_, files := render(t, text)
+	wantLines(t, "cluster.conf", files[ClusterConfName], `<failoverdomain name="a.x.com-domain" restricted="1">`, `<service name="c.x.com-qpidd-service"`)
+	text = strings.NewReplacer(`name = "n1"`, `name = "a.x.com"`, `name = "n2"`, `name = "b.x.com"`, `name = "n3"`, `name = "c.x.com"`).Replace(base)
+	_, files = render(t, text)
+	wantLines(t, "cluster.conf", files[ClusterConfName], `<failoverdomain name="a-domain" restricted="1">`, `<service name="c-qpidd-service" domain="c-domain" recovery="restart">`)
+}
+
+func TestEscaping(t *testing.T) {
+	text := edit(t, "stonith_enabled = false\n", "stonith_enabled = false\n[pacemaker.agent_params]\noptions = \"--log-level debug & more\"\n",
+		"auth = false\n", "auth = false\nacl_file = \"/etc/qpid/a b.acl\"\n")
+	_, files := render(t, text)
+	wantLines(t, "pcs-setup.sh", files[PcsScriptName], "'options=--log-level debug & more'")
+	wantLines(t, "qpidd-n1.conf", files["qpidd-n1.conf"], "acl-file=/etc/qpid/a b.acl\n")
+}
+
+func TestComment(t *testing.T) {
+	for in, want := range map[string]string{"a--b": "a- -b", "a---b": "a- - -b", "x-": "x", "ok": "ok"} {
+		if got := comment(in); got != want {
+			t.Errorf("comment(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	names := qpiddOptionNames()
+	for in, want := range map[string]string{
+		"ha-clster":        "ha-cluster",
+		"ha_brokers_url":   "ha-brokers-url",
+		"link-hearbeat":    "",
+		"queue-pattern":    "queue-patterns",
+		"acl_file":         "acl-file",
+		"completely-wrong": "",
+	} {
+		if got := suggest(in, names); got != want && !(want == "" && got == "") {
+			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if len(names) < 50 || !contains(names, "ha-cluster") || !contains(names, "load-module") {
+		t.Errorf("option names from qpidd's help: %v", names)
+	}
+}
