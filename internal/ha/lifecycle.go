@@ -33,6 +33,7 @@ func (m *Module) Start() {
 // Stop ends replication and saves the position.
 func (m *Module) Stop() {
 	m.mu.Lock()
+	m.stopping = true
 	b := m.backup
 	m.backup = nil
 	p := m.primary
@@ -51,6 +52,12 @@ func (m *Module) Stop() {
 		close(r.stop)
 	}
 	m.savePosition()
+}
+
+func (m *Module) isStopping() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopping
 }
 
 // PeerStatus is what a status check learned of another broker.

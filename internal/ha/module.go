@@ -57,6 +57,10 @@ type Module struct {
 	since      time.Time // when the state was entered
 	position   Position  // a backup's: the primary's position it applied
 	replicas   map[string]*replicaQueue
+	// stopping: the broker is shutting down. Its backups disconnecting
+	// then is no reason to shrink the ready set: they hold everything it
+	// acknowledged, and one of them must be promotable next.
+	stopping bool
 }
 
 // New creates the module. The broker starts joining (a cluster member) or

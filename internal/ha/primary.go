@@ -374,6 +374,13 @@ func (p *primary) dropped(s *stream, reason string) {
 		return
 	}
 	delete(p.streams, s.bit)
+	if p.m.isStopping() {
+		// Shutting down: the backup stays in the ready set, and what it
+		// held stays held (nothing more is acknowledged now).
+		p.mu.Unlock()
+		s.log.WithField("reason", reason).Info("backup disconnected as this primary stops")
+		return
+	}
 	wasReady := p.membership.IsReady(s.backupID)
 	p.membership = p.membership.Without(s.backupID)
 	ms := p.membership

@@ -123,6 +123,10 @@ type haStatus struct {
 	BrokersURL string
 	PublicURL  string
 	Replicate  string
+	// InReadySet: the broker is in the ready set of the membership it
+	// knows (what makes a ready backup promotable).
+	InReadySet bool
+	Position   string
 }
 
 // readStatus asks a broker for its HA status. A broker without the HA
@@ -150,6 +154,8 @@ func readStatus(ctx context.Context, c *client.Client) (*haStatus, error) {
 		BrokersURL: str(a["brokersUrl"]),
 		PublicURL:  str(a["publicUrl"]),
 		Replicate:  str(a["replicate"]),
+		InReadySet: a["inReadySet"] == true,
+		Position:   str(a["position"]),
 	}
 	if st.Status == "" {
 		return nil, fmt.Errorf("HA status of %s: the answer has no status", c.Addr)
@@ -249,14 +255,29 @@ func query(inv *invocation) error {
 	})
 }
 
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
 func writeQuery(w io.Writer, st *haStatus) {
-	for _, l := range [][2]string{
+	lines := [][2]string{
 		{"Status:", st.Status},
 		{"Broker ID:", st.BrokerID},
 		{"Brokers URL:", st.BrokersURL},
 		{"Public URL:", st.PublicURL},
 		{"Replicate:", st.Replicate},
-	} {
+	}
+	if matches(st.Status, expectBackup) {
+		// What makes a ready backup promotable (the OCF agent reads it).
+		lines = append(lines, [2]string{"In ready set:", yesNo(st.InReadySet)})
+	}
+	if st.Position != "" {
+		lines = append(lines, [2]string{"Position:", st.Position})
+	}
+	for _, l := range lines {
 		fmt.Fprintf(w, "%-20s %s\n", l[0], l[1])
 	}
 }

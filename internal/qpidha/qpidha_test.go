@@ -272,6 +272,7 @@ func TestAgainstServer(t *testing.T) {
 	down := closedPort(t)
 	ha := &fakeHA{replicate: true, status: map[string]any{
 		"status": "ready", "brokerId": "id-1", "replicate": "all", "publicUrl": "amqp:tcp:vip:5672",
+		"inReadySet": true, "position": "3.1042",
 	}}
 	addr := serve(t, ha)
 	ha.set(func() { ha.status["brokersUrl"] = addr + "," + down })
@@ -286,7 +287,7 @@ func TestAgainstServer(t *testing.T) {
 	}
 	code, out, _ := run("query")
 	wantQuery := "Status:              ready\nBroker ID:           id-1\nBrokers URL:         " + addr + "," + down +
-		"\nPublic URL:          amqp:tcp:vip:5672\nReplicate:           all\n"
+		"\nPublic URL:          amqp:tcp:vip:5672\nReplicate:           all\nIn ready set:        yes\nPosition:            3.1042\n"
 	if code != 0 || out != wantQuery {
 		t.Fatalf("query: %d\n%s\nwant\n%s", code, out, wantQuery)
 	}

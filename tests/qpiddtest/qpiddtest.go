@@ -45,7 +45,8 @@ func Bin(t testing.TB, name string) string {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "./...")
+		cmd := exec.Command("go", "build", "-o", binDir+"/", "./qpidd", "./qpidd-primary", "./qpid-ha", "./qpid-config",
+			"./qpidd-users", "./qpid-cluster-conf", "./tests/checker")
 		cmd.Dir = Root()
 		out, err := cmd.CombinedOutput()
 		if err != nil {

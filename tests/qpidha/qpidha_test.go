@@ -197,17 +197,20 @@ func TestCluster(t *testing.T) {
 	// query: %-20s %s lines.
 	r = want(t, 0, "query", "-b", b1.Addr())
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	if len(lines) != 5 {
+	if len(lines) != 6 {
 		t.Fatalf("query: %s", r)
 	}
 	for i, l := range []string{"Status:              active", "Broker ID:           ", "Brokers URL:         " + c.URL,
-		"Public URL:          ", "Replicate:           all"} {
+		"Public URL:          ", "Replicate:           all", "Position:            "} {
 		if !strings.HasPrefix(lines[i], l) {
 			t.Errorf("query line %d: %q, want %q...", i, lines[i], l)
 		}
 	}
 	if id := strings.TrimSpace(strings.TrimPrefix(lines[1], "Broker ID:")); id == "" {
 		t.Errorf("query shows no broker id: %s", r)
+	}
+	if r := want(t, 0, "query", "-b", b2.Addr()); !strings.Contains(r.stdout, "\nIn ready set:        yes\n") {
+		t.Errorf("query of a ready backup does not say it is in the ready set: %s", r)
 	}
 	r = want(t, 0, "query", "--all", "-b", b2.Addr())
 	for _, b := range c.Brokers {
