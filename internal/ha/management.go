@@ -39,6 +39,13 @@ func (m *Module) RegisterManagement(a *mgmt.Agent) {
 			m.log.WithField("by", req.From.User).Info("promoted")
 			return mgmt.OK(m.Status())
 		},
+		OpSync: func(req *mgmt.Request) mgmt.Response {
+			timeout := 10 * time.Second
+			if s, ok := req.Attributes["timeout"].(float64); ok && s > 0 {
+				timeout = time.Duration(s * float64(time.Second))
+			}
+			return m.sync(timeout)
+		},
 		// REPLICATE starts replicating a local queue from the same-named
 		// queue at a source broker or cluster (qpid-ha replicate,
 		// qpid-config add queue --start-replica).
@@ -60,4 +67,26 @@ func (m *Module) RegisterManagement(a *mgmt.Agent) {
 			return mgmt.OK(map[string]any{"queue": queue, "broker": source})
 		},
 	})
+}
+
+// sync waits until every ready backup has applied every change made so far,
+// or timeout. The wait holds up only the asking connection.
+func (m *Module) sync(timeout time.Duration) mgmt.Response {
+	m.mu.Lock()
+	p, st := m.primary, m.state
+	backups := len(m.membership.Ready)
+	m.mu.Unlock()
+	if p == nil {
+		return mgmt.Errorf(mgmt.StatusConflict, "this broker is %s, not the primary: changes are made, and waited for, on the primary", st)
+	}
+	done := make(chan struct{})
+	if !p.syncBarrier().Wait(func() { close(done) }) {
+		close(done)
+	}
+	select {
+	case <-done:
+		return mgmt.OK(map[string]any{"readyBackups": int64(backups)})
+	case <-time.After(timeout):
+		return mgmt.Errorf(mgmt.StatusTimeout, "not every ready backup has the change after %v", timeout)
+	}
 }

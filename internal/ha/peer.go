@@ -24,6 +24,9 @@ const TypeHABroker = "org.apache.qpid.ha:habroker"
 const (
 	OpPromote   = "PROMOTE"
 	OpReplicate = "REPLICATE"
+	// OpSync answers once every ready backup has applied every change the
+	// primary made before it (qpid-config --wait).
+	OpSync = "SYNC"
 )
 
 // Status is a broker's HA status as management reports it.

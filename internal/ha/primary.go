@@ -503,6 +503,28 @@ func (p *primary) commitBarrier(txn string) *broker.Hold {
 	return h
 }
 
+// syncBarrier marks the present end of every ready backup's stream: its
+// hold is done once each of them has applied every change made so far
+// (qpid-config --wait). A tx-commit naming no transaction is such a mark.
+func (p *primary) syncBarrier() *broker.Hold {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pending uint64
+	for _, s := range p.streams {
+		if p.membership.IsReady(s.backupID) {
+			pending |= s.bit
+		}
+	}
+	h := broker.NewHold(pending)
+	it := item{kind: EvTxCommit, hold: h, at: p.seq.Add(1)}
+	for _, s := range p.streams {
+		if pending&s.bit != 0 {
+			s.push(it)
+		}
+	}
+	return h
+}
+
 // expecting reports whether expected backups are still awaited.
 func (p *primary) expecting() bool {
 	p.mu.Lock()

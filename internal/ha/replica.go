@@ -194,8 +194,11 @@ func (r *replicator) applyEvent(ev *Event) error {
 			}
 		}
 		// Promoted, this broker can tell a client asking again after a
-		// failover that its commit went through.
-		b.RecordCommit(ev.Txn)
+		// failover that its commit went through. (With no transaction it
+		// is a sync barrier: nothing to apply, only to acknowledge.)
+		if ev.Txn != "" {
+			b.RecordCommit(ev.Txn)
+		}
 	case EvEnqueue:
 		q := b.Queue(ev.Name)
 		if q == nil || len(ev.IDs) != 1 {

@@ -39,6 +39,7 @@ const (
 	StatusBadRequest     = wire.StatusBadRequest
 	StatusForbidden      = wire.StatusForbidden
 	StatusNotFound       = wire.StatusNotFound
+	StatusTimeout        = wire.StatusTimeout
 	StatusConflict       = wire.StatusConflict
 	StatusInternalError  = wire.StatusInternalError
 	StatusNotImplemented = wire.StatusNotImplemented

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -406,5 +407,40 @@ func (r *rawConn) next() types.Composite {
 		if err != nil && m == 0 {
 			return nil
 		}
+	}
+}
+
+// qpid-config --wait returns once every ready backup has the change: the
+// queue is on the backups the moment it returns. With a backup hung it
+// fails after --timeout, saying the change was made but not waited for.
+func TestQpidConfigWait(t *testing.T) {
+	c := primaryWithBackups(t, 3, "--ha-replicate", "all")
+	primary := c.Brokers[0]
+	qpidConfig := func(args ...string) (string, error) {
+		cmd := exec.Command(qpiddtest.Bin(t, "qpid-config"), append([]string{"-b", primary.Addr()}, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for i := 0; i < 5; i++ {
+		name := fmt.Sprintf("waited-%d", i)
+		if out, err := qpidConfig("--wait", "add", "queue", name); err != nil {
+			t.Fatalf("qpid-config --wait add queue: %v\n%s", err, out)
+		}
+		for _, b := range c.Brokers[1:] {
+			if _, err := qpiddtest.Admin(t, b).Queue(ctxFor(t, 10*time.Second), name); err != nil {
+				t.Fatalf("right after qpid-config --wait returned, %s lacks queue %s: %v", b.Addr(), name, err)
+			}
+		}
+	}
+	hung := c.Brokers[2]
+	hung.Signal(syscall.SIGSTOP)
+	defer hung.Signal(syscall.SIGCONT)
+	start := time.Now()
+	out, err := qpidConfig("--wait", "--timeout", "2", "add", "queue", "stalled")
+	if err == nil || !strings.Contains(out, "the change was made, but waiting for the backups failed") {
+		t.Fatalf("qpid-config --wait with a hung backup: %v\n%s", err, out)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("qpid-config --wait --timeout 2 took %v", d)
 	}
 }

@@ -93,6 +93,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "ssl-certificate", Usage: "Client SSL certificate `<cert>` (PEM Format) for ssl: broker addresses", Category: catGeneral},
 		&cli.StringFlag{Name: "ssl-key", Usage: "Client SSL private `<key>` (PEM Format)", Category: catGeneral},
 		&cli.BoolFlag{Name: "ha-admin", Usage: "Allow connection to a HA backup broker.", Category: catGeneral},
+		&cli.BoolFlag{Name: "wait", Usage: "After a change (add, del, bind, unbind), wait until every ready HA backup has it (at most --timeout)", Category: catGeneral},
 
 		&cli.BoolFlag{Name: "ignore-default", Usage: "Ignore the default exchange in exchange or queue list", Category: catList},
 

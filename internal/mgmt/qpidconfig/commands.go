@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -94,7 +95,46 @@ func run(c *cli.Context, out io.Writer) error {
 		return err
 	}
 	defer cl.Close()
-	return cmd(ctx, cl, out)
+	if err := cmd(ctx, cl, out); err != nil {
+		return err
+	}
+	if c.Bool("wait") && isChange(c.Args().First()) {
+		return waitForBackups(ctx, cl, timeout)
+	}
+	return nil
+}
+
+func isChange(action string) bool {
+	switch action {
+	case "add", "del", "bind", "unbind":
+		return true
+	}
+	return false
+}
+
+// waitForBackups asks the primary to answer once every ready backup has
+// applied the changes made so far (--wait). A broker without HA has no
+// backups to wait for.
+func waitForBackups(ctx context.Context, c *client.Client, timeout time.Duration) error {
+	attrs := map[string]any{}
+	if timeout > 0 {
+		// The broker gives up a little before this tool does, so its
+		// answer (which backups lag) arrives.
+		attrs["timeout"] = (timeout * 3 / 4).Seconds()
+	} else {
+		attrs["timeout"] = (365 * 24 * time.Hour).Seconds() // --timeout 0: wait forever
+	}
+	r, err := c.Request(ctx, "SYNC", haBrokerType, "", attrs)
+	if err != nil {
+		return err
+	}
+	if r.Status == wire.StatusNotFound {
+		return nil // standalone
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("the change was made, but waiting for the backups failed: %v", err)
+	}
+	return nil
 }
 
 // parse checks the positional arguments and options of a command line and

@@ -46,6 +46,7 @@ const (
 	StatusBadRequest     = 400
 	StatusForbidden      = 403
 	StatusNotFound       = 404
+	StatusTimeout        = 408
 	StatusConflict       = 409
 	StatusInternalError  = 500
 	StatusNotImplemented = 501
