@@ -156,3 +156,35 @@ func TestProtonClientServerTx(t *testing.T) {
 		t.Fatalf("the request queue holds %d messages after the transactions committed, want 0", d)
 	}
 }
+
+// A proton sender asks for a queue's arguments with DynamicNodeProperties
+// when the queue is created by its attach (the manual's x-declare
+// arguments): management shows them, and the queue applies them.
+func TestProtonNodePropertiesDeclareArguments(t *testing.T) {
+	b := qpiddtest.Start(t, "--queue-patterns", ".*")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	script := filepath.Join(qpiddtest.Root(), "tests", "interop", "clients", "node_props_send.py")
+	out, err := qpiddtest.Python(ctx, script, b.Addr(), "myqueue", "qpid.replicate=all", "qpid.max_count=1", "qpid.policy_type=reject")
+	if err != nil || strings.TrimSpace(out) != "accepted" {
+		t.Fatalf("node_props_send.py: %v\n%s", err, out)
+	}
+	q, err := qpiddtest.Admin(t, b).Queue(ctx, "myqueue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := q.Map("arguments")
+	if args["qpid.replicate"] != "all" || args["qpid.max_count"] != int64(1) || args["qpid.policy_type"] != "reject" {
+		t.Fatalf("myqueue's arguments are %v, want those the attach asked for", args)
+	}
+	// The limit is in force: a second message is refused.
+	out, err = qpiddtest.Python(ctx, script, b.Addr(), "myqueue")
+	if err != nil || !strings.Contains(out, "rejected") || !strings.Contains(out, "amqp:resource-limit-exceeded") {
+		t.Fatalf("a second message to a queue with qpid.max_count=1: %v\n%s", err, out)
+	}
+	// A bad argument refuses the attach, naming it.
+	out, err = qpiddtest.Python(ctx, script, b.Addr(), "badqueue", "qpid.replicate=half")
+	if err != nil || !strings.Contains(out, "refused") || !strings.Contains(out, "qpid.replicate") {
+		t.Fatalf("an attach asking for qpid.replicate=half: %v\n%s", err, out)
+	}
+}
