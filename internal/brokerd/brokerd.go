@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,6 +34,17 @@ type Broker struct {
 	users  *auth.DB   // nil with auth=no
 	acl    *server.AccessControl
 	addrs  []net.Addr
+	// fatal is why the broker stopped itself (a stale primary), if it did:
+	// the process then exits 1, so a supervisor sees a failure.
+	fatal *atomic.Pointer[string]
+}
+
+// Fatal is why the broker stopped itself, "" if it did not.
+func (b *Broker) Fatal() string {
+	if r := b.fatal.Load(); r != nil {
+		return *r
+	}
+	return ""
 }
 
 // New assembles a broker from options without listening yet.
@@ -60,8 +72,9 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 	}
 	var users *auth.DB
 	var haMod *ha.Module
+	fatal := new(atomic.Pointer[string])
 	if opts.HACluster || opts.HAQueueReplication {
-		if haMod, err = newHA(opts, b, log, scfg.ACL.AdminAllowed); err != nil {
+		if haMod, err = newHA(opts, b, log, scfg.ACL.AdminAllowed, fatal); err != nil {
 			return nil, err
 		}
 		scfg.Extension = haMod
@@ -92,12 +105,12 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		haMod.SetServer(srv)
 		haMod.RegisterManagement(agent)
 	}
-	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod, users: users, acl: scfg.ACL}, nil
+	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod, users: users, acl: scfg.ACL, fatal: fatal}, nil
 }
 
 // newHA creates the HA module from the ha-* options; admin says which
 // identities may administer the broker (promote, replicate; reach a backup).
-func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger, admin func(string) bool) (*ha.Module, error) {
+func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger, admin func(string) bool, fatal *atomic.Pointer[string]) (*ha.Module, error) {
 	var addrs []string
 	for _, a := range opts.HABrokersURL.Addrs {
 		addrs = append(addrs, a.HostPort())
@@ -128,6 +141,7 @@ func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger, admin fun
 			// clients with amqp:connection:forced) and the cluster manager
 			// restarts it as a backup.
 			log.WithField("reason", reason).Error("shutting down")
+			fatal.CompareAndSwap(nil, &reason)
 			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 		},
 	}, b, log)

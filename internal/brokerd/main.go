@@ -208,6 +208,9 @@ func serve(opts *config.Options, warnings []string, child *daemon.Child, stdout,
 		break
 	}
 	b.Stop()
+	if reason := b.Fatal(); reason != "" {
+		return 1 // it stopped itself: a failure, for systemd and the init scripts
+	}
 	return 0
 }
 

@@ -28,6 +28,7 @@ func (m *Module) Start() {
 	m.mu.Unlock()
 	go b.run()
 	go m.persistLoop()
+	go m.freeze.watch()
 }
 
 // Stop ends replication and saves the position.
@@ -52,6 +53,24 @@ func (m *Module) Stop() {
 		close(r.stop)
 	}
 	m.savePosition()
+}
+
+// frozeRecently reports whether this process was frozen (SIGSTOP, a paused
+// VM) within two link heartbeats, or is waking from a freeze now.
+func (m *Module) frozeRecently() bool {
+	return m.freeze.frozeWithin(time.Now(), max(2*m.cfg.HeartbeatInterval, 2*freezeGap))
+}
+
+// newerPrimaryExists asks the peers whether one of them is primary of a
+// newer epoch; if so this primary is stale and stops (stale).
+func (m *Module) newerPrimaryExists(epoch uint64) bool {
+	for _, peer := range m.CheckPeers(m.statusTimeout()) {
+		if peer.Reachable && peer.State.IsPrimary() && peer.Membership.Epoch > epoch {
+			m.stale(peer.Membership.Epoch)
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Module) isStopping() bool {
@@ -207,11 +226,8 @@ func (m *Module) watchPeers(p *primary) {
 		if !current {
 			return
 		}
-		for _, peer := range m.CheckPeers(m.statusTimeout()) {
-			if peer.Reachable && peer.State.IsPrimary() && peer.Membership.Epoch > p.epoch {
-				m.stale(peer.Membership.Epoch)
-				return
-			}
+		if m.newerPrimaryExists(p.epoch) {
+			return
 		}
 	}
 }

@@ -61,6 +61,7 @@ type Module struct {
 	// then is no reason to shrink the ready set: they hold everything it
 	// acknowledged, and one of them must be promotable next.
 	stopping bool
+	freeze   freezeWatch // when this process last ran, and last woke from a freeze
 }
 
 // New creates the module. The broker starts joining (a cluster member) or

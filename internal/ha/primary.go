@@ -381,6 +381,26 @@ func (p *primary) dropped(s *stream, reason string) {
 		s.log.WithField("reason", reason).Info("backup disconnected as this primary stops")
 		return
 	}
+	if p.m.frozeRecently() {
+		// This primary was frozen: another may have been promoted in the
+		// meantime. Its messages stay held until the peers say otherwise.
+		p.mu.Unlock()
+		s.log.WithField("reason", reason).Warn("backup lost just after this primary was frozen: checking for a newer primary before dropping it")
+		go func() {
+			if p.m.newerPrimaryExists(p.epoch) || p.m.isStopping() {
+				return
+			}
+			p.mu.Lock()
+			p.drop(s, reason)
+		}()
+		return
+	}
+	p.drop(s, reason)
+}
+
+// drop takes a backup out of the ready set (called with p.mu held, which
+// it releases).
+func (p *primary) drop(s *stream, reason string) {
 	wasReady := p.membership.IsReady(s.backupID)
 	p.membership = p.membership.Without(s.backupID)
 	ms := p.membership

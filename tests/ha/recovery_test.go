@@ -1,8 +1,10 @@
 package ha
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,4 +140,81 @@ func TestRejoiningBrokerRefusesPromotion(t *testing.T) {
 			t.Fatal(fmt.Sprintf("a second primary was promoted: %s", b.Addr()))
 		}
 	}
+}
+
+// A primary frozen while a backup is promoted acknowledges nothing on its
+// own when it wakes (SIGCONT, as a careless stop would send): its backups
+// went silent because it was frozen, not because they failed, so before
+// dropping them it asks its peers, finds the newer primary, and stops.
+// Every message a client saw acknowledged is on the new primary.
+func TestFrozenPrimaryAcknowledgesNothingAlone(t *testing.T) {
+	c := primaryWithBackups(t, 3, "--ha-replicate", "all", "--queue-patterns", ".*")
+	old, next := c.Brokers[0], c.Brokers[1]
+	ctx := ctxFor(t, 2*time.Minute)
+	snd, err := dial(t, old).NewSender(ctx, "frozen", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var confirmed []string
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			body := fmt.Sprintf("m-%05d", i)
+			sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			err := snd.Send(sctx, goamqp.NewMessage([]byte(body)), nil)
+			cancel()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			confirmed = append(confirmed, body)
+			mu.Unlock()
+		}
+	}()
+	qpiddtest.Eventually(t, 30*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(confirmed) < 200 {
+			return fmt.Errorf("%d messages confirmed", len(confirmed))
+		}
+		return nil
+	})
+	old.Signal(stopSignal)
+	waitUnresponsive(t, old)
+	qpiddtest.Eventually(t, 30*time.Second, func() error { return qpiddtest.Promote(t, next) })
+	qpiddtest.WaitStatus(t, next, "active", 30*time.Second)
+	old.Signal(contSignal)
+	if code := old.Wait(30 * time.Second); code == 0 {
+		t.Fatalf("the woken stale primary exited 0\n%s", old.Log())
+	}
+	if !strings.Contains(old.Log(), "stale primary") {
+		t.Fatalf("the woken primary did not stop as stale:\n%s", old.Log())
+	}
+	close(stop)
+	<-done
+	mu.Lock()
+	sent := append([]string(nil), confirmed...)
+	mu.Unlock()
+	n, err := depth(t, next, "frozen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, b := range receiveAll(t, next, "frozen", int(n)) {
+		have[b] = true
+	}
+	for _, b := range sent {
+		if !have[b] {
+			t.Fatalf("%s was acknowledged to the client but is not on the new primary (%d confirmed, %d there)", b, len(sent), n)
+		}
+	}
+	t.Logf("%d confirmed, all %d on the new primary", len(sent), n)
 }
