@@ -370,6 +370,9 @@ func (p *primary) ready(s *stream) {
 func (p *primary) dropped(s *stream, reason string) {
 	p.mu.Lock()
 	if p.streams[s.bit] != s {
+		if _, live := p.streams[s.bit]; !live && p.expected[s.backupID] != s.bit {
+			p.heldMask.Store(p.heldMask.Load() &^ s.bit)
+		}
 		p.mu.Unlock()
 		return
 	}
@@ -398,9 +401,20 @@ func (p *primary) dropped(s *stream, reason string) {
 	p.drop(s, reason)
 }
 
+// holdNew makes every new message wait for a party, whatever queue it is
+// on: a backup whose stream ended, until dropped.
+func (p *primary) holdNew(bit uint64) {
+	p.mu.Lock()
+	p.heldMask.Store(p.heldMask.Load() | bit)
+	p.mu.Unlock()
+}
+
 // drop takes a backup out of the ready set (called with p.mu held, which
 // it releases).
 func (p *primary) drop(s *stream, reason string) {
+	if p.expected[s.backupID] != s.bit {
+		p.heldMask.Store(p.heldMask.Load() &^ s.bit) // see holdNew
+	}
 	wasReady := p.membership.IsReady(s.backupID)
 	p.membership = p.membership.Without(s.backupID)
 	ms := p.membership

@@ -316,6 +316,11 @@ func (s *stream) drop(reason string) {
 	s.queues = nil
 	close(s.done)
 	s.mu.Unlock()
+	if !s.single {
+		// Until the primary decides to drop the backup, new messages wait
+		// for it as they did through its queue subscriptions.
+		s.p.holdNew(s.bit)
+	}
 	for r := range queues {
 		r.q.Entries(func([]*broker.Entry) {
 			r.mask &^= s.bit

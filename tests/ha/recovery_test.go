@@ -213,7 +213,7 @@ func TestFrozenPrimaryAcknowledgesNothingAlone(t *testing.T) {
 	}
 	for _, b := range sent {
 		if !have[b] {
-			t.Fatalf("%s was acknowledged to the client but is not on the new primary (%d confirmed, %d there)", b, len(sent), n)
+			t.Fatalf("%s was acknowledged to the client but is not on the new primary (%d confirmed, %d there)\nold primary:\n%s", b, len(sent), n, old.Log())
 		}
 	}
 	t.Logf("%d confirmed, all %d on the new primary", len(sent), n)
