@@ -8,7 +8,7 @@
 //     qpidd-primary-service with the primary script and the VIP, fencing
 //     (fencedevices and each node's fence methods), rm status_poll_interval;
 //   - pcs-setup.sh for Pacemaker: cluster properties, stonith devices, a
-//     promotable clone of ocf:qpid:qpidd (notify=true, promoted-max=1,
+//     promotable clone of ocf:qpid:qpidd (notify=false, promoted-max=1,
 //     clone-max = the number of nodes, clone-node-max=1, a monitor per role
 //     with its own interval), an IPaddr2 VIP colocated (INFINITY) with the
 //     Promoted role, started after promote and stopped before demote

@@ -125,7 +125,7 @@ start_timeout = 120
 	wantLines(t, "pcs-setup.sh", files[PcsScriptName],
 		"pcs_cib_create resource create broker ocf:example:qpidd \\\n",
 		"op start timeout=120s \\\n",
-		"\t\tpromotable brokers promoted-max=1 promoted-node-max=1 clone-max=3 clone-node-max=1 notify=true\n",
+		"\t\tpromotable brokers promoted-max=1 promoted-node-max=1 clone-max=3 clone-node-max=1 notify=false\n",
 		"pcs_cib constraint colocation add client-ip with Promoted brokers INFINITY id=colocation-client-ip-with-promoted-brokers\n",
 		"pcs_cib constraint order promote brokers then start client-ip symmetrical=false kind=Mandatory id=order-promote-brokers-then-start-client-ip\n",
 		"pcs_cib constraint order stop client-ip then demote brokers symmetrical=false kind=Mandatory id=order-stop-client-ip-then-demote-brokers\n")

@@ -309,8 +309,10 @@ func (s *Spec) PcsScript() []byte {
 	sc.p("")
 	sc.p("# The brokers: a promotable clone of %s, one instance per node", pc.agent)
 	sc.p("# (clone-max=%d, clone-node-max=1), one of them Promoted (promoted-max=1): the", len(s.nodes))
-	sc.p("# primary. notify=true: the agent hears of every start, stop, promote and")
-	sc.p("# demote. Each role's monitor has its own interval, as Pacemaker requires.")
+	sc.p("# primary. notify=false: the agent needs no notifications (it learns")
+	sc.p("# everything from the brokers), and each would cost an agent run on every")
+	sc.p("# node at every step of a failover. Each role's monitor has its own")
+	sc.p("# interval, as Pacemaker requires.")
 	sc.p("if missing \"//primitive[@id='%s']\"; then", pc.resource)
 	var params []string
 	for _, a := range pc.agentParams {
@@ -328,7 +330,7 @@ func (s *Spec) PcsScript() []byte {
 		promotable = append(promotable, pc.clone)
 	}
 	promotable = append(promotable, "promoted-max=1", "promoted-node-max=1",
-		fmt.Sprintf("clone-max=%d", len(s.nodes)), "clone-node-max=1", "notify=true")
+		fmt.Sprintf("clone-max=%d", len(s.nodes)), "clone-node-max=1", "notify=false")
 	sc.command("\t",
 		[]string{"pcs_cib_create", "resource", "create", pc.resource, pc.agent},
 		params,

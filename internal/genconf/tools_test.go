@@ -531,7 +531,7 @@ func checkCIB(t *testing.T, sm sample, conf string) {
 		`name="promoted-node-max" value="1"`,
 		fmt.Sprintf(`name="clone-max" value="%d"`, len(sm.spec.nodes)),
 		`name="clone-node-max" value="1"`,
-		`name="notify" value="true"`,
+		`name="notify" value="false"`,
 		fmt.Sprintf(`role="Promoted" timeout="%s"`, pc.ops["monitor_timeout"]),
 		fmt.Sprintf(`role="Unpromoted" timeout="%s"`, pc.ops["monitor_timeout"]),
 		fmt.Sprintf(`<primitive id="%s" class="ocf" type="IPaddr2" provider="heartbeat">`, pc.vip),

@@ -76,8 +76,10 @@ fi
 
 # The brokers: a promotable clone of ocf:qpid:qpidd, one instance per node
 # (clone-max=3, clone-node-max=1), one of them Promoted (promoted-max=1): the
-# primary. notify=true: the agent hears of every start, stop, promote and
-# demote. Each role's monitor has its own interval, as Pacemaker requires.
+# primary. notify=false: the agent needs no notifications (it learns
+# everything from the brokers), and each would cost an agent run on every
+# node at every step of a failover. Each role's monitor has its own
+# interval, as Pacemaker requires.
 if missing "//primitive[@id='qpidd']"; then
 	pcs_cib_create resource create qpidd ocf:qpid:qpidd \
 		config=/etc/qpid/qpidd.conf data_dir=/var/lib/qpidd port=5672 timeout=2 \
@@ -89,7 +91,7 @@ if missing "//primitive[@id='qpidd']"; then
 		op monitor interval=1s role=Promoted timeout=10s \
 		op monitor interval=2s role=Unpromoted timeout=10s \
 		meta failure-timeout=60s \
-		promotable promoted-max=1 promoted-node-max=1 clone-max=3 clone-node-max=1 notify=true
+		promotable promoted-max=1 promoted-node-max=1 clone-max=3 clone-node-max=1 notify=false
 fi
 
 # The virtual IP address clients connect to.
