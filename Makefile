@@ -51,20 +51,14 @@ unit:
 interop: build
 	QPIDHA_BIN=$(BIN) $(GO) test -count=1 -timeout 20m ./tests/...
 
-# A short run of every fuzz target (the seed corpora already run as unit tests).
+# A short run of every fuzz target (the seed corpora already run as unit
+# tests): a count, not a duration, so it cannot hit golang/go#75804.
+FUZZCOUNT ?= 300000x
 fuzz-smoke:
-	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "fuzz $$fn ($$pkg) 20s"; \
-		$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=20s $$pkg || exit 1; \
-	done
+	GO=$(GO) scripts/fuzz.sh $(FUZZCOUNT) $(FUZZ_TARGETS)
 
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "fuzz $$fn ($$pkg) $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
-	done
+	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 go123:
 	GOTOOLCHAIN=$(GO123) $(GO) build ./...
