@@ -346,6 +346,7 @@ func (p *primary) attachStream(c *server.Conn, l *amqp.Link, backupID string) {
 // ready set, and an expected backup stops holding new messages.
 func (p *primary) ready(s *stream) {
 	p.mu.Lock()
+	s.caught = true
 	p.membership = p.membership.WithReady(s.backupID)
 	ms := p.membership
 	if bit, ok := p.expected[s.backupID]; ok && bit == s.bit {
@@ -366,17 +367,18 @@ func (p *primary) ready(s *stream) {
 // ready set first: the new membership goes to the remaining backups, and
 // only once they all acknowledged it are the dropped backup's messages
 // released, so no message is acknowledged without a backup unless every
-// ready backup knows that backup is out.
+// ready backup knows that backup is out. A backup that came back on a new
+// stream and caught up already is not dropped: that stream's snapshot had
+// every message this one held for.
 func (p *primary) dropped(s *stream, reason string) {
 	p.mu.Lock()
-	if p.streams[s.bit] != s {
-		if _, live := p.streams[s.bit]; !live && p.expected[s.backupID] != s.bit {
-			p.heldMask.Store(p.heldMask.Load() &^ s.bit)
-		}
+	if o, live := p.streams[s.bit]; live && o != s {
+		// An expected backup's new stream took over this one's party bit
+		// (its snapshot re-sends what this one held).
 		p.mu.Unlock()
 		return
 	}
-	delete(p.streams, s.bit)
+	delete(p.streams, s.bit) // already gone if replaced by a new connection
 	if p.m.isStopping() {
 		// Shutting down: the backup stays in the ready set, and what it
 		// held stays held (nothing more is acknowledged now).
@@ -394,11 +396,52 @@ func (p *primary) dropped(s *stream, reason string) {
 				return
 			}
 			p.mu.Lock()
-			p.drop(s, reason)
+			p.dropOrForget(s, reason)
 		}()
 		return
 	}
+	p.dropOrForget(s, reason)
+}
+
+// dropOrForget drops a lost stream's backup, unless it is back and caught up
+// (called with p.mu held, which it releases).
+func (p *primary) dropOrForget(s *stream, reason string) {
+	if p.caughtUpAgain(s.backupID) {
+		p.mu.Unlock()
+		s.log.WithField("reason", reason).Info("backup's old stream ended; it is back and caught up, and stays in the ready set")
+		p.forget(s)
+		return
+	}
 	p.drop(s, reason)
+}
+
+// caughtUpAgain reports whether a backup has a live stream that reached the
+// ready state (called with p.mu held).
+func (p *primary) caughtUpAgain(backupID string) bool {
+	for _, o := range p.streams {
+		if o.backupID == backupID && o.caught {
+			return true
+		}
+	}
+	return false
+}
+
+// forget releases a replaced stream's party from every message it held.
+func (p *primary) forget(s *stream) {
+	p.mu.Lock()
+	if p.expected[s.backupID] != s.bit {
+		p.heldMask.Store(p.heldMask.Load() &^ s.bit) // see holdNew
+	}
+	p.mu.Unlock()
+	p.releaseParty(s.bit)
+}
+
+// releaseParty releases a party from every held message and frees its bit.
+func (p *primary) releaseParty(bit uint64) {
+	p.releaseEverywhere(bit)
+	p.mu.Lock()
+	p.used &^= bit
+	p.mu.Unlock()
 }
 
 // holdNew makes every new message wait for a party, whatever queue it is
@@ -430,12 +473,7 @@ func (p *primary) drop(s *stream, reason string) {
 	p.mu.Unlock()
 	s.log.WithFields(logrus.Fields{"reason": reason, "was-ready": wasReady, "membership": ms.String()}).Warn("backup dropped")
 	p.m.setMembership(ms)
-	release := func() {
-		p.releaseEverywhere(s.bit)
-		p.mu.Lock()
-		p.used &^= s.bit
-		p.mu.Unlock()
-	}
+	release := func() { p.releaseParty(s.bit) }
 	if !hold.Wait(release) {
 		release()
 	}

@@ -46,6 +46,7 @@ type stream struct {
 	done    chan struct{}
 	queues  map[*queueRepl]bool // the queues it is subscribed to
 	single  bool                // a queue replica's stream: not a backup
+	caught  bool                // its backup acknowledged the snapshot (guarded by p.mu)
 	scratch []byte
 	msg     []byte
 	tag     uint64

@@ -218,3 +218,44 @@ func TestFrozenPrimaryAcknowledgesNothingAlone(t *testing.T) {
 	}
 	t.Logf("%d confirmed, all %d on the new primary", len(sent), n)
 }
+
+// A primary frozen (SIGSTOP) while no other was promoted keeps serving when
+// it wakes, and its backups, which gave up on it and reconnected, end up
+// back in the ready set, in the primary's view and in their own. (Its check
+// for a newer primary used to finish after a backup had come back and
+// caught up, and then dropped that backup for good.)
+func TestFrozenPrimaryKeepsItsReturningBackups(t *testing.T) {
+	c := primaryWithBackups(t, 3, "--ha-replicate", "all", "--queue-patterns", ".*")
+	primary, backups := c.Brokers[0], c.Brokers[1:]
+	send(t, primary, "q", bodies("before", 5)...)
+	primary.Signal(stopSignal)
+	waitUnresponsive(t, primary)
+	time.Sleep(6 * time.Second) // 3 link heartbeats: the backups give up on it
+	primary.Signal(contSignal)
+	qpiddtest.Eventually(t, 40*time.Second, func() error {
+		st, err := qpiddtest.HAStatus(t, primary)
+		if err != nil {
+			return err
+		}
+		if st["status"] != "active" {
+			return fmt.Errorf("primary is %v", st["status"])
+		}
+		if ready, _ := st["ready"].([]any); len(ready) != 2 {
+			return fmt.Errorf("primary's ready set %v", st["ready"])
+		}
+		for _, b := range backups {
+			st, err := qpiddtest.HAStatus(t, b)
+			if err != nil {
+				return err
+			}
+			if st["status"] != "ready" || st["inReadySet"] != true {
+				return fmt.Errorf("backup %s: %v, in ready set %v", b.Addr(), st["status"], st["inReadySet"])
+			}
+		}
+		return nil
+	})
+	send(t, primary, "q", bodies("after", 5)...)
+	for _, b := range backups {
+		waitDepth(t, b, "q", 10)
+	}
+}
