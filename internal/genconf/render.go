@@ -312,7 +312,10 @@ func (s *Spec) PcsScript() []byte {
 	sc.p("# primary. notify=false: the agent needs no notifications (it learns")
 	sc.p("# everything from the brokers), and each would cost an agent run on every")
 	sc.p("# node at every step of a failover. Each role's monitor has its own")
-	sc.p("# interval, as Pacemaker requires.")
+	sc.p("# interval, as Pacemaker requires. A failed Promoted monitor demotes")
+	sc.p("# (on-fail=demote) rather than restarts: the promotion of a ready backup")
+	sc.p("# then waits only for that demote, not for the failed broker's stop and")
+	sc.p("# start; the Unpromoted monitor restarts it afterwards.")
 	sc.p("if missing \"//primitive[@id='%s']\"; then", pc.resource)
 	var params []string
 	for _, a := range pc.agentParams {
@@ -339,7 +342,7 @@ func (s *Spec) PcsScript() []byte {
 		[]string{"op", "promote", "timeout=" + pc.ops["promote_timeout"]},
 		[]string{"op", "demote", "timeout=" + pc.ops["demote_timeout"]},
 		[]string{"op", "notify", "timeout=" + pc.ops["notify_timeout"]},
-		[]string{"op", "monitor", "interval=" + pc.ops["monitor_promoted_interval"], "role=Promoted", "timeout=" + pc.ops["monitor_timeout"]},
+		[]string{"op", "monitor", "interval=" + pc.ops["monitor_promoted_interval"], "role=Promoted", "timeout=" + pc.ops["monitor_timeout"], "on-fail=demote"},
 		[]string{"op", "monitor", "interval=" + pc.ops["monitor_unpromoted_interval"], "role=Unpromoted", "timeout=" + pc.ops["monitor_timeout"]},
 		meta,
 		promotable)

@@ -114,6 +114,13 @@ func (m *Module) CheckPeers(timeout time.Duration) []PeerStatus {
 	return peers
 }
 
+// peerConnectTimeout bounds the TCP connect of a status check. A peer whose
+// node crashed or is cut off never answers the SYN, and a promotion should
+// not wait the whole status timeout for it; a live peer's kernel completes
+// a connect at once however busy the broker is, and the broker then has the
+// whole timeout to answer (a hung one, SIGSTOPped, times out then).
+const peerConnectTimeout = 500 * time.Millisecond
+
 // request sends one management request to another broker over our own
 // engine, with the HA credentials (any mechanism, SCRAM-SHA-256 included),
 // as an administrator.
@@ -132,7 +139,9 @@ func (m *Module) request(ctx context.Context, addr, op, typ string, attrs map[st
 		HandshakeTimeout: time.Until(deadline),
 		Properties:       types.Map{{Key: types.Symbol(server.AdminProperty), Value: true}},
 	}
-	dc, done, err := driver.Dial(ctx, addr, cfg, rq)
+	dctx, cancel := context.WithTimeout(ctx, peerConnectTimeout)
+	dc, done, err := driver.Dial(dctx, addr, cfg, rq)
+	cancel()
 	if err != nil {
 		return nil, err
 	}

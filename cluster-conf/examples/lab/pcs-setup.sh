@@ -65,7 +65,7 @@ missing() {
 
 # Cluster properties. Fencing (STONITH) is on: a node that fails or leaves
 # the quorate partition is fenced before its resources start elsewhere.
-pcs_cib property set stonith-enabled=true no-quorum-policy=stop stonith-action=reboot stonith-timeout=30s
+pcs_cib property set stonith-enabled=true load-threshold=400% no-quorum-policy=stop stonith-action=reboot stonith-timeout=30s
 
 # Fence device fence-lab (fence_qpidlab) for node1, node2, node3;
 # pcmk_host_map gives the agent each node's plug.
@@ -79,7 +79,10 @@ fi
 # primary. notify=false: the agent needs no notifications (it learns
 # everything from the brokers), and each would cost an agent run on every
 # node at every step of a failover. Each role's monitor has its own
-# interval, as Pacemaker requires.
+# interval, as Pacemaker requires. A failed Promoted monitor demotes
+# (on-fail=demote) rather than restarts: the promotion of a ready backup
+# then waits only for that demote, not for the failed broker's stop and
+# start; the Unpromoted monitor restarts it afterwards.
 if missing "//primitive[@id='qpidd']"; then
 	pcs_cib_create resource create qpidd ocf:qpid:qpidd \
 		config=/etc/qpid/qpidd.conf data_dir=/var/lib/qpidd port=5672 timeout=2 \
@@ -88,7 +91,7 @@ if missing "//primitive[@id='qpidd']"; then
 		op promote timeout=60s \
 		op demote timeout=90s \
 		op notify timeout=20s \
-		op monitor interval=1s role=Promoted timeout=10s \
+		op monitor interval=1s role=Promoted timeout=10s on-fail=demote \
 		op monitor interval=2s role=Unpromoted timeout=10s \
 		meta failure-timeout=60s \
 		promotable promoted-max=1 promoted-node-max=1 clone-max=3 clone-node-max=1 notify=false

@@ -72,7 +72,10 @@ pcs_cib property set stonith-enabled=false
 # primary. notify=false: the agent needs no notifications (it learns
 # everything from the brokers), and each would cost an agent run on every
 # node at every step of a failover. Each role's monitor has its own
-# interval, as Pacemaker requires.
+# interval, as Pacemaker requires. A failed Promoted monitor demotes
+# (on-fail=demote) rather than restarts: the promotion of a ready backup
+# then waits only for that demote, not for the failed broker's stop and
+# start; the Unpromoted monitor restarts it afterwards.
 if missing "//primitive[@id='qpidd']"; then
 	pcs_cib_create resource create qpidd ocf:qpid:qpidd \
 		config=/etc/qpid/qpidd.conf data_dir=/var/lib/qpidd port=5672 \
@@ -81,7 +84,7 @@ if missing "//primitive[@id='qpidd']"; then
 		op promote timeout=60s \
 		op demote timeout=90s \
 		op notify timeout=20s \
-		op monitor interval=10s role=Promoted timeout=30s \
+		op monitor interval=10s role=Promoted timeout=30s on-fail=demote \
 		op monitor interval=11s role=Unpromoted timeout=30s \
 		promotable promoted-max=1 promoted-node-max=1 clone-max=3 clone-node-max=1 notify=false
 fi
