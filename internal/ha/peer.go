@@ -119,7 +119,7 @@ func (m *Module) CheckPeers(timeout time.Duration) []PeerStatus {
 // not wait the whole status timeout for it; a live peer's kernel completes
 // a connect at once however busy the broker is, and the broker then has the
 // whole timeout to answer (a hung one, SIGSTOPped, times out then).
-const peerConnectTimeout = 500 * time.Millisecond
+const peerConnectTimeout = 250 * time.Millisecond
 
 // request sends one management request to another broker over our own
 // engine, with the HA credentials (any mechanism, SCRAM-SHA-256 included),

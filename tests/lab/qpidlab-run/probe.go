@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"sync"
 	"time"
 
@@ -49,13 +51,36 @@ func (p *probe) stop() {
 	p.wg.Wait()
 }
 
+// connectTimeout bounds the probe's TCP connect. While the VIP moves, a SYN
+// to it goes to a node that no longer has it and is never answered; TCP
+// would resend it only after a second. A node that has the VIP answers a
+// connect at once, so a probe that gives up on a connect after this long
+// and tries again sees the VIP's new node within this long of its arrival:
+// the failover time is the service's, not TCP's retransmission timer's.
+const connectTimeout = 250 * time.Millisecond
+
 func (p *probe) dial(ctx context.Context, name string) (*amqp.Conn, *amqp.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	conn, err := amqp.Dial(ctx, p.url, &amqp.ConnOptions{
+	u, err := url.Parse(p.url)
+	if err != nil {
+		return nil, nil, err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "5672")
+	}
+	d := net.Dialer{Timeout: connectTimeout}
+	nc, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := amqp.NewConn(ctx, nc, &amqp.ConnOptions{
 		SASLType: amqp.SASLTypeAnonymous(), IdleTimeout: 2 * time.Second, ContainerID: name,
+		HostName: u.Hostname(),
 	})
 	if err != nil {
+		nc.Close()
 		return nil, nil, err
 	}
 	s, err := conn.NewSession(ctx, nil)
