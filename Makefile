@@ -16,7 +16,7 @@ help:
 	@echo "make test       install test dependencies, then vet, unit, interop, fuzz smoke, Go $(GO123) build"
 	@echo "make build      build the commands into bin/"
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 10m) each"
-	@echo "make bench      qpidd against RabbitMQ 3.10 (AMQP 1.0, 0-9-1 + confirms): msgs/s, p50/p99 (N=messages)"
+	@echo "make bench      qpidd, standalone and 3-broker HA, against RabbitMQ 3.10, 1 node and 3-node quorum queues: msgs/s, p50/p99 (N=messages)"
 	@echo "make go123      prove the build with Go $(GO123) (RHEL 6 kernels)"
 	@echo "make install    install binaries, OCF agent, init scripts, defaults (PREFIX, DESTDIR)"
 	@echo "make lab-test   a real 3-node Pacemaker/Corosync lab in namespaces: failover scenarios and times (root)"

@@ -5,15 +5,26 @@
 # unconfirmed messages per sender, 1 sender/1 receiver and 4/4. qpidd speaks
 # AMQP 1.0 (go-amqp); RabbitMQ is measured over AMQP 1.0 (its
 # rabbitmq_amqp1_0 plugin, go-amqp) and over AMQP 0-9-1 with publisher
-# confirms (amqp091-go). One broker at a time: qpidd, then RabbitMQ.
+# confirms (amqp091-go). One case at a time, on loopback:
+#   qpidd            a standalone broker;
+#   qpidd-ha         3 brokers, ha-replicate=all, clients on the primary,
+#                    measured once both backups are ready (a message is
+#                    settled once both have it);
+#   rabbitmq         a single node, classic queues;
+#   rabbitmq-quorum  3 clustered nodes, quorum queues (declared through
+#                    0-9-1, also for AMQP 1.0), clients on the first node.
+# The replicated cases share the machine's cores among their three brokers.
 #
 # Usage: scripts/bench.sh [messages] [window]   (or N=... WINDOW=...)
-# Environment: BIN (default bin: qpidd and bench built there), CREDIT (credit
-# or prefetch per receiver, default 200), SPLIT (default 0: senders and
-# receivers of a run in one client process; 1: in two, started one after the
-# other: receivers first), TIMEOUT (per run, default 5m), CREDITBATCH (AMQP
-# 1.0 credit granted at a time, default CREDIT), RABBITMQ_BENCH_PORT
-# (see scripts/bench/rabbitmq.sh), RABBITMQ=0 to skip RabbitMQ.
+# Environment: BIN (default bin: qpidd, qpid-ha and bench built there),
+# CREDIT (credit or prefetch per receiver, default 200), SPLIT (default 0:
+# senders and receivers of a run in one client process; 1: in two, started
+# one after the other: receivers first), TIMEOUT (per run, default 5m: a run
+# that takes longer fails, and the summary says how far it got), CREDITBATCH
+# (AMQP 1.0 credit granted at a time, default CREDIT), RABBITMQ_BENCH_PORT
+# (see scripts/bench/rabbitmq.sh), QPIDD_HA_BENCH_PORT and QPIDD_HA_PROFILE
+# (see scripts/bench/qpidd-ha.sh); QPIDD=0, HA=0, RABBITMQ=0 or QUORUM=0
+# skips that case (RABBITMQ=0 QUORUM=0: no RabbitMQ at all).
 #
 # Latency is end to end: both brokers settle a transfer (or confirm a
 # publish) once the message is queued, so when the receivers fall behind the
@@ -23,47 +34,67 @@
 # larger backlog, hence the default.
 set -eu
 cd "$(dirname "$0")/.."
-export N=${1:-${N:-200000}}
-export WINDOW=${2:-${WINDOW:-100}}
-export CREDIT=${CREDIT:-200}
-export SPLIT=${SPLIT:-0}
+export N="${1:-${N:-200000}}"
+export WINDOW="${2:-${WINDOW:-100}}"
+export CREDIT="${CREDIT:-200}"
+export SPLIT="${SPLIT:-0}"
 BIN=${BIN:-bin}
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 export BIN
 RESULTS=$(mktemp /tmp/bench-results.XXXXXX)
-export RESULTS
-trap 'rm -f "$RESULTS"' EXIT
+FAILURES=$(mktemp /tmp/bench-failures.XXXXXX)
+export RESULTS FAILURES
+trap 'rm -f "$RESULTS" "$FAILURES"' EXIT
+began=$(date +%s)
 
 echo "$N messages of 1 KiB per run, window $WINDOW per sender, credit/prefetch $CREDIT per receiver," \
 	"$([ "$SPLIT" = 1 ] && echo "senders and receivers in separate processes" || echo "one client process");" \
 	"go-amqp $(go list -m -f '{{.Version}}' github.com/Azure/go-amqp)," \
 	"amqp091-go $(go list -m -f '{{.Version}}' github.com/rabbitmq/amqp091-go); $(nproc) cores;" \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"
-scripts/bench/qpidd.sh scripts/bench/run.sh qpidd
-[ "${RABBITMQ:-1}" = 0 ] || scripts/bench/rabbitmq.sh scripts/bench/run.sh rabbitmq
-echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "${QPIDD:-1}" = 0 ] || scripts/bench/qpidd.sh scripts/bench/run.sh qpidd
+[ "${HA:-1}" = 0 ] || scripts/bench/qpidd-ha.sh scripts/bench/run.sh qpidd-ha
+[ "${RABBITMQ:-1}" = 0 ] || RABBITMQ_NODES=1 scripts/bench/rabbitmq.sh scripts/bench/run.sh rabbitmq
+[ "${QUORUM:-1}" = 0 ] || RABBITMQ_NODES=3 scripts/bench/rabbitmq.sh scripts/bench/run.sh rabbitmq-quorum
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - began)) s in all"
 
-# The table, then qpidd's ratios (us/them) to each RabbitMQ protocol:
-# throughput (goal: at least 5x AMQP 1.0, 1.5x 0-9-1) and p99 (goal: at most
-# 1x AMQP 1.0).
+# The table, then the ratios (us/them) of throughput and p99: qpidd's to
+# each RabbitMQ protocol on a single node (goals: throughput at least 5x
+# AMQP 1.0, 1.5x 0-9-1; p99 at most 1x AMQP 1.0), then qpidd-ha's to the
+# standalone qpidd of this same run (goal: throughput at least 0.5x) and to
+# the RabbitMQ quorum-queue cluster (goal: throughput at least 2x each
+# protocol).
 awk -F'\t' '
 	{ key = $1 "/" $2 "/" $3; rate[key] = $5; p99[key] = $7; row[++n] = $0 }
+	# ratio(S, US, THEM, NAME, GOAL): one line, if both runs of S/S are
+	# there; GOAL, a minimum throughput ratio, is marked met or missed.
+	function ratio(s, us, them, name, goal,    r, mark) {
+		us = us "/" s; them = them "/" s
+		if (!(us in rate) || !(them in rate) || rate[them] == 0 || p99[them] == 0) return
+		r = rate[us] / rate[them]
+		mark = goal == "" ? "" : sprintf("  >= %sx: %s", goal, r >= goal ? "met" : "MISSED")
+		printf "%-5s %-34s %13.2fx %10.2fx%s\n", s "/" s, name, r, p99[us] / p99[them], mark
+	}
 	END {
-		printf "\n%-9s %-8s %5s %10s %10s %10s\n", "broker", "protocol", "s/r", "msgs/s", "p50 ms", "p99 ms"
+		printf "\n%-15s %-8s %5s %10s %10s %10s\n", "broker", "protocol", "s/r", "msgs/s", "p50 ms", "p99 ms"
 		for (i = 1; i <= n; i++) {
 			split(row[i], f, "\t")
-			printf "%-9s %-8s %5s %10.0f %10.2f %10.2f\n", f[1], f[2], f[3] "/" f[4], f[5], f[6], f[7]
+			printf "%-15s %-8s %5s %10.0f %10.2f %10.2f\n", f[1], f[2], f[3] "/" f[4], f[5], f[6], f[7]
 		}
-		printf "\n%-5s %-28s %14s %10s\n", "s/r", "qpidd vs", "msgs/s us/them", "p99 us/them"
+		printf "\n%-5s %-34s %14s %11s\n", "s/r", "qpidd vs", "msgs/s us/them", "p99 us/them"
 		for (s = 1; s <= 4; s += 3) {
-			us = "qpidd/amqp1/" s
-			if (!(us in rate)) continue
-			split("amqp1 amqp091", protos, " ")
-			for (j = 1; j <= 2; j++) {
-				them = "rabbitmq/" protos[j] "/" s
-				if (!(them in rate) || rate[them] == 0 || p99[them] == 0) continue
-				name = protos[j] == "amqp1" ? "RabbitMQ AMQP 1.0" : "RabbitMQ 0-9-1 + confirms"
-				printf "%-5s %-28s %13.2fx %9.2fx\n", s "/" s, name, rate[us] / rate[them], p99[us] / p99[them]
-			}
+			ratio(s, "qpidd/amqp1", "rabbitmq/amqp1", "RabbitMQ AMQP 1.0", "")
+			ratio(s, "qpidd/amqp1", "rabbitmq/amqp091", "RabbitMQ 0-9-1 + confirms", "")
+		}
+		printf "\n%-5s %-34s %14s %11s\n", "s/r", "qpidd-ha vs", "msgs/s us/them", "p99 us/them"
+		for (s = 1; s <= 4; s += 3) {
+			ratio(s, "qpidd-ha/amqp1", "qpidd/amqp1", "qpidd standalone", 0.5)
+			ratio(s, "qpidd-ha/amqp1", "rabbitmq-quorum/amqp1", "RabbitMQ quorum AMQP 1.0", 2)
+			ratio(s, "qpidd-ha/amqp1", "rabbitmq-quorum/amqp091", "RabbitMQ quorum 0-9-1 + confirms", 2)
 		}
 	}' "$RESULTS"
+if [ -s "$FAILURES" ]; then
+	echo
+	echo "failed runs (left out above):"
+	awk -F'\t' '{ printf "%-15s %-8s %5s  %s\n", $1, $2, $3 "/" $4, $5 }' "$FAILURES"
+fi

@@ -12,6 +12,7 @@ BIN=${BIN:-bin}
 tmp=$(mktemp -d /tmp/qpidd-bench.XXXXXX)
 pid=""
 cmd=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	status=$?
 	trap - EXIT INT TERM
@@ -38,7 +39,7 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { cat "$tmp/qpidd.log" >&2; exit 1; }
 echo "qpidd.sh: qpidd (pid $pid) on port $port" >&2
-export BROKER_PORT=$port
+export BROKER_PORT="$port"
 export BROKER_URL="amqp://127.0.0.1:$port"
 # In the background, so that a signal to this script is handled at once.
 "$@" &

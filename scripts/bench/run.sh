@@ -1,9 +1,15 @@
 #!/bin/sh
-# Runs the load generator's scenarios against the broker that qpidd.sh or
-# rabbitmq.sh started (BROKER_PORT, BROKER_URL): 1 sender/1 receiver and 4/4,
-# over AMQP 1.0 and, for RabbitMQ, AMQP 0-9-1 with publisher confirms.
+# Runs the load generator's scenarios against the broker that qpidd.sh,
+# qpidd-ha.sh or rabbitmq.sh started (BROKER_PORT, BROKER_URL): 1 sender/1
+# receiver and 4/4, over AMQP 1.0 and, for RabbitMQ, AMQP 0-9-1 with
+# publisher confirms.
 #
-#   scripts/bench/run.sh qpidd|rabbitmq
+#   scripts/bench/run.sh qpidd|qpidd-ha|rabbitmq|rabbitmq-quorum
+#
+# qpidd-ha is the primary of an HA cluster (the same runs as qpidd);
+# rabbitmq-quorum is a RabbitMQ cluster, its queues quorum queues declared
+# through AMQP 0-9-1 (durable, x-queue-type quorum), also for the AMQP 1.0
+# runs.
 #
 # Environment: BIN (the load generator's directory), N (messages per run),
 # WINDOW (unconfirmed messages per sender), CREDIT (credit or prefetch per
@@ -11,7 +17,9 @@
 # see tests/bench/amqp1.go), SPLIT (1: senders and receivers in separate
 # processes; default 0: in one), TIMEOUT (for one run, default 5m), RESULTS
 # (a file the results are appended to, one tab-separated line each: broker
-# protocol senders receivers msgs/s p50-ms p99-ms messages size window).
+# protocol senders receivers msgs/s p50-ms p99-ms messages size window),
+# FAILURES (a file failed runs are appended to: broker protocol senders
+# receivers, and the load generator's last error line, tab-separated).
 # A run that fails is reported and left out of RESULTS; the others go on.
 set -eu
 broker=$1
@@ -21,10 +29,12 @@ WINDOW=${WINDOW:-100}
 CREDIT=${CREDIT:-200}
 SPLIT=${SPLIT:-0}
 RESULTS=${RESULTS:-/dev/null}
+FAILURES=${FAILURES:-/dev/null}
 TIMEOUT=${TIMEOUT:-5m}
 
 # bench PROTOCOL URL ADDRESS SENDERS [FLAG...]: one run, as many receivers as
-# senders.
+# senders. The load generator's errors go to standard error and, the last
+# line of a failed run's (a timed-out run says how far it got), to FAILURES.
 bench() {
 	proto=$1 url=$2 address=$3 n=$4
 	shift 4
@@ -32,25 +42,33 @@ bench() {
 		-credit "$CREDIT" -senders "$n" -receivers "$n" -label "$broker" -format tsv \
 		-timeout "$TIMEOUT" "$@"
 	tmp=$(mktemp -d /tmp/bench-run.XXXXXX)
+	ok=1
+	: >"$tmp/err.send"
 	if [ "$SPLIT" = 1 ]; then
 		# Receivers first; senders once every receiver is attached.
-		"$BIN/bench" "$@" -role recv -ready "$tmp/ready" >"$tmp/out" &
+		"$BIN/bench" "$@" -role recv -ready "$tmp/ready" >"$tmp/out" 2>"$tmp/err" &
 		rpid=$!
 		while [ ! -e "$tmp/ready" ] && kill -0 "$rpid" 2>/dev/null; do sleep 0.05; done
-		if [ -e "$tmp/ready" ] && "$BIN/bench" "$@" -role send >"$tmp/senders"; then
-			wait "$rpid" || { rm -rf "$tmp"; return 1; }
+		if [ -e "$tmp/ready" ] && "$BIN/bench" "$@" -role send >"$tmp/senders" 2>"$tmp/err.send"; then
+			wait "$rpid" || ok=""
 		else
 			kill "$rpid" 2>/dev/null || true
 			wait "$rpid" 2>/dev/null || true
-			rm -rf "$tmp"
-			return 1
+			ok=""
 		fi
 	else
-		"$BIN/bench" "$@" >"$tmp/out" || { rm -rf "$tmp"; return 1; }
+		"$BIN/bench" "$@" >"$tmp/out" 2>"$tmp/err" || ok=""
 	fi
-	cat "$tmp/out" >>"$RESULTS"
-	awk -F'\t' '{ printf "  %-8s %-8s %2d/%-2d %8.0f msgs/s  p50 %8.2f ms  p99 %8.2f ms\n", $1, $2, $3, $4, $5, $6, $7 }' "$tmp/out"
+	cat "$tmp/err" "$tmp/err.send" >&2
+	if [ -n "$ok" ]; then
+		cat "$tmp/out" >>"$RESULTS"
+		awk -F'\t' '{ printf "  %-15s %-8s %2d/%-2d %8.0f msgs/s  p50 %8.2f ms  p99 %8.2f ms\n", $1, $2, $3, $4, $5, $6, $7 }' "$tmp/out"
+	else
+		printf '%s\t%s\t%s\t%s\t%s\n' "$broker" "$proto" "$n" "$n" \
+			"$(cat "$tmp/err" "$tmp/err.send" | sed '/^$/d' | tail -n 1)" >>"$FAILURES"
+	fi
 	rm -rf "$tmp"
+	[ -n "$ok" ]
 }
 
 # try: bench, reporting a failure without stopping.
@@ -60,15 +78,20 @@ try() {
 
 for n in 1 4; do
 	case $broker in
-	qpidd)
+	qpidd | qpidd-ha)
 		try amqp1 "amqp://127.0.0.1:$BROKER_PORT" "bench-$n" "$n" ${CREDITBATCH:+-creditbatch "$CREDITBATCH"}
 		;;
-	rabbitmq)
+	rabbitmq | rabbitmq-quorum)
 		# AMQP 1.0 as guest (the plugin's default user for ANONYMOUS) to a
-		# queue declared through 0-9-1 first, as the 0-9-1 run does.
-		try amqp1 "amqp://127.0.0.1:$BROKER_PORT" "/queue/bench-amqp1-$n" "$n" -declare \
+		# queue declared through 0-9-1 first, as the 0-9-1 run does. The
+		# plugin itself declares the queue of a /queue/NAME address, as a
+		# classic queue, and refuses the attach if a quorum queue has that
+		# name: /amq/queue/NAME takes the queue as it is.
+		qtype=classic prefix=/queue/
+		[ "$broker" = rabbitmq ] || qtype=quorum prefix=/amq/queue/
+		try amqp1 "amqp://127.0.0.1:$BROKER_PORT" "${prefix}bench-amqp1-$n" "$n" -declare -queue-type "$qtype" \
 			${CREDITBATCH:+-creditbatch "$CREDITBATCH"}
-		try amqp091 "$BROKER_URL" "bench-amqp091-$n" "$n"
+		try amqp091 "$BROKER_URL" "bench-amqp091-$n" "$n" -queue-type "$qtype"
 		;;
 	*)
 		echo "run.sh: unknown broker $broker" >&2

@@ -14,13 +14,15 @@ import (
 type amqp091Client struct{ o options }
 
 func (c *amqp091Client) prepare(ctx context.Context) error {
-	return declare091(c.o.url, "", "", c.o.address)
+	return declare091(c.o.url, "", "", c.o.address, c.o.queueType)
 }
 
-// declare091 declares a queue (durable=false, not auto-deleted, not
-// exclusive) through AMQP 0-9-1. user and password, when set, replace the
-// URL's.
-func declare091(rawURL, user, password, name string) error {
+// declare091 declares a queue (not auto-deleted, not exclusive) through AMQP
+// 0-9-1. user and password, when set, replace the URL's. queueType "" or
+// "classic" declares a classic queue, durable=false; any other type (RabbitMQ:
+// quorum, stream) goes in the x-queue-type argument, durable=true, as
+// RabbitMQ requires of those types.
+func declare091(rawURL, user, password, name, queueType string) error {
 	if user != "" {
 		u, err := url.Parse(rawURL)
 		if err != nil {
@@ -38,7 +40,11 @@ func declare091(rawURL, user, password, name string) error {
 	if err != nil {
 		return err
 	}
-	_, err = ch.QueueDeclare(name, false, false, false, false, nil)
+	durable, args := false, amqp091.Table(nil)
+	if queueType != "" && queueType != "classic" {
+		durable, args = true, amqp091.Table{"x-queue-type": queueType}
+	}
+	_, err = ch.QueueDeclare(name, durable, false, false, false, args)
 	return err
 }
 

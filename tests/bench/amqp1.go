@@ -16,11 +16,18 @@ func (c *amqp1Client) prepare(ctx context.Context) error {
 	if !c.o.declare {
 		return nil
 	}
+	// RabbitMQ's plugin (3.x) declares the queue of /queue/NAME itself, as a
+	// classic queue (durable or not as the terminus says), and fails the
+	// attach if NAME exists with other arguments; /amq/queue/NAME names an
+	// existing queue of any type.
 	name, ok := strings.CutPrefix(c.o.address, "/queue/")
 	if !ok {
-		return fmt.Errorf("-declare needs a /queue/NAME address, not %q", c.o.address)
+		name, ok = strings.CutPrefix(c.o.address, "/amq/queue/")
 	}
-	return declare091(c.o.url, c.o.user, c.o.password, name)
+	if !ok {
+		return fmt.Errorf("-declare needs a /queue/NAME or /amq/queue/NAME address, not %q", c.o.address)
+	}
+	return declare091(c.o.url, c.o.user, c.o.password, name, c.o.queueType)
 }
 
 func (c *amqp1Client) connect(ctx context.Context) (*goamqp.Conn, *goamqp.Session, error) {

@@ -11,12 +11,14 @@
 //     (SendWithReceipt, waiting for the accepted outcome); receivers accept
 //     each message and keep at most -credit granted and not yet accepted,
 //     granting -creditbatch at a time (see amqp1Receiver). For RabbitMQ's
-//     AMQP 1.0 plugin use -address /queue/NAME; -declare declares NAME
-//     through AMQP 0-9-1 on the same URL first.
+//     AMQP 1.0 plugin use -address /queue/NAME (a classic queue), or
+//     /amq/queue/NAME (an existing queue: with -queue-type quorum); -declare
+//     declares NAME through AMQP 0-9-1 on the same URL first.
 //   - amqp091 (github.com/rabbitmq/amqp091-go): the window is of unconfirmed
 //     publishes (publisher confirms) to the default exchange; receivers
 //     consume with manual acks and a prefetch of -credit. The bench declares
-//     the queue (-address is its name; durable=false).
+//     the queue (-address is its name; durable=false, or with -queue-type
+//     quorum a durable quorum queue).
 //
 // The senders and the receivers may run in separate processes (-role send,
 // -role recv): start the receivers first with -ready FILE, wait for FILE,
@@ -44,6 +46,7 @@ import (
 type options struct {
 	protocol, url, address, user, password string
 	label, role, ready, format, cpuprofile string
+	queueType                              string
 	n, size, window, senders, receivers    int
 	credit, creditBatch                    int
 	declare, autoCredit                    bool
@@ -84,7 +87,8 @@ func main() {
 	flag.StringVar(&o.address, "address", "bench", "queue address (amqp1; /queue/NAME for RabbitMQ) or queue name (amqp091)")
 	flag.StringVar(&o.user, "user", "", "amqp1: SASL PLAIN user (default ANONYMOUS)")
 	flag.StringVar(&o.password, "password", "", "amqp1: SASL PLAIN password")
-	flag.BoolVar(&o.declare, "declare", false, "amqp1: declare the queue of a /queue/NAME address through AMQP 0-9-1 first (RabbitMQ)")
+	flag.BoolVar(&o.declare, "declare", false, "amqp1: declare the queue of a /queue/NAME or /amq/queue/NAME address through AMQP 0-9-1 first (RabbitMQ)")
+	flag.StringVar(&o.queueType, "queue-type", "", "amqp091, and amqp1 with -declare: the queue's x-queue-type (RabbitMQ: quorum; durable then); default classic, durable=false")
 	flag.BoolVar(&o.autoCredit, "autocredit", false, "amqp1: let go-amqp manage link credit (stalls against RabbitMQ 3.10; see amqp1Receiver)")
 	flag.StringVar(&o.label, "label", "", "label printed with the result")
 	flag.StringVar(&o.role, "role", "both", "both, send (senders only) or recv (receivers only; prints the result)")
@@ -279,6 +283,20 @@ func run(c client, o options) (result, error) {
 		close(ready)
 	}
 	wg.Wait()
+	if firstErr != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// Say how far the run got: a broker too slow for -n in -timeout
+		// is a result too.
+		msg := fmt.Sprintf("timed out after %v", o.timeout)
+		if o.role != "send" {
+			first := slices.Min(firstSent)
+			got := received.Load()
+			msg += fmt.Sprintf(" with %d of %d messages received", got, total)
+			if last := lastRecv.Load(); got > 0 && last > first {
+				msg += fmt.Sprintf(" (%.0f msgs/s)", float64(got)/time.Duration(last-first).Seconds())
+			}
+		}
+		return result{}, fmt.Errorf("%s: %w", msg, firstErr)
+	}
 	if firstErr != nil {
 		return result{}, firstErr
 	}
