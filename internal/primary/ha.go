@@ -131,31 +131,8 @@ func (t *target) with(ctx context.Context, f func(context.Context, *client.Clien
 	if err != nil {
 		return err
 	}
-	defer closeBounded(ctx, c)
+	defer c.CloseWithin(ctx)
 	return f(ctx, c)
-}
-
-// closeBounded closes a connection without waiting past the context's
-// deadline (nor more than a second): a hung broker must not hold us.
-func closeBounded(ctx context.Context, c *client.Client) {
-	wait := time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, time.Until(dl))
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = c.Close()
-		close(done)
-	}()
-	if wait <= 0 {
-		return
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	}
 }
 
 // readStatus asks the broker its HA status: a broker without the HA module

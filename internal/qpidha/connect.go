@@ -15,10 +15,6 @@ import (
 	"github.com/qpidha/qpidha/internal/mgmt/client"
 )
 
-// closeWait bounds closing a connection after the command got its answer
-// (or gave up): a broker that hangs must not hold qpid-ha.
-const closeWait = time.Second
-
 // settings are the connection settings of an invocation, from the
 // command line, --config and the environment.
 type settings struct {
@@ -204,32 +200,8 @@ func (s *settings) with(addrs []client.Address, user, password string, f func(co
 	if err != nil {
 		return err
 	}
-	defer closeBounded(ctx, c)
+	defer c.CloseWithin(ctx)
 	return f(ctx, c)
-}
-
-// closeBounded closes a connection, waiting at most closeWait and not
-// beyond ctx's deadline: the close is a courtesy to the broker, and a
-// broker that hangs must not hold qpid-ha past its timeout.
-func closeBounded(ctx context.Context, c *client.Client) {
-	wait := closeWait
-	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, time.Until(dl))
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = c.Close()
-		close(done)
-	}()
-	if wait <= 0 {
-		return
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	}
 }
 
 // brokerLabel is how an address of the cluster is shown: host:port, with

@@ -305,6 +305,30 @@ func (c *Client) Close() error {
 	return c.conn.Close()
 }
 
+// CloseWithin closes the connection, waiting at most a second and not past
+// ctx's deadline: the close is a courtesy to the broker, and a broker that
+// hangs must not hold a command past its timeout.
+func (c *Client) CloseWithin(ctx context.Context) {
+	wait := time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = c.Close()
+		close(done)
+	}()
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
 // Response is a management response.
 type Response struct {
 	Status      int

@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/qpidha/qpidha/internal/optparse"
 )
 
 const usage = `Usage:  qpid-config [OPTIONS]
@@ -202,37 +203,13 @@ func exit(err error, stderr io.Writer) int {
 	}
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
+// The original's wording of option errors (internal/optparse).
+func flagError(err error) string { return optparse.FlagError(err, "invalid integer value") }
 
 var (
-	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
-	badValue      = regexp.MustCompile(`^invalid value "(.*)" for flag -+([^:]*): (.*)$`)
-	needsArgument = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+	dashes  = optparse.Dashes
+	oneLine = optparse.OneLine
 )
-
-// flagError words the flag package's errors like the original's optparse.
-func flagError(err error) string {
-	s := err.Error()
-	if m := undefinedFlag.FindStringSubmatch(s); m != nil {
-		return "no such option: " + dashes(m[1])
-	}
-	if m := badValue.FindStringSubmatch(s); m != nil {
-		return fmt.Sprintf("option %s: invalid integer value: '%s'", dashes(m[2]), m[1])
-	}
-	if m := needsArgument.FindStringSubmatch(s); m != nil {
-		return dashes(m[1]) + " option requires an argument"
-	}
-	return s
-}
-
-func dashes(name string) string {
-	if len(name) == 1 {
-		return "-" + name
-	}
-	return "--" + name
-}
 
 // Reorder moves the options before the positional arguments, so options
 // may follow the command as in the original (`add queue q --durable`),
