@@ -24,14 +24,19 @@
 # (AMQP 1.0 credit granted at a time, default CREDIT), RABBITMQ_BENCH_PORT
 # (see scripts/bench/rabbitmq.sh), QPIDD_HA_BENCH_PORT and QPIDD_HA_PROFILE
 # (see scripts/bench/qpidd-ha.sh); QPIDD=0, HA=0, RABBITMQ=0 or QUORUM=0
-# skips that case (RABBITMQ=0 QUORUM=0: no RabbitMQ at all).
+# skips that case (RABBITMQ=0 QUORUM=0: no RabbitMQ at all); FLOWSTOP and
+# COALESCE (see scripts/bench/run.sh).
 #
 # Latency is end to end: both brokers settle a transfer (or confirm a
 # publish) once the message is queued, so when the receivers fall behind the
-# senders, the queue grows, and p50/p99 mostly measure that backlog. With
-# SPLIT=1 the senders' process runs unhindered by the receivers' (both share
-# the machine's 2 cores with the broker): the same throughput, but a much
-# larger backlog, hence the default.
+# senders, the queue grows, and p50/p99 mostly measure that backlog. qpidd's
+# bench queue therefore stops its producers above FLOWSTOP (1000) messages
+# (producer flow control; RabbitMQ's credit flow does the like on its own).
+# With SPLIT=1 the senders' process runs unhindered by the receivers' (both
+# share the machine's 2 cores with the broker), hence the default. The load
+# generator gathers each connection's writes made while one is in the kernel
+# into one system call (go-amqp makes one per frame, which made the
+# generator, not the broker, the bottleneck); COALESCE=0 turns that off.
 set -eu
 cd "$(dirname "$0")/.."
 export N="${1:-${N:-200000}}"
@@ -48,7 +53,9 @@ trap 'rm -f "$RESULTS" "$FAILURES"' EXIT
 began=$(date +%s)
 
 echo "$N messages of 1 KiB per run, window $WINDOW per sender, credit/prefetch $CREDIT per receiver," \
-	"$([ "$SPLIT" = 1 ] && echo "senders and receivers in separate processes" || echo "one client process");" \
+	"$([ "$SPLIT" = 1 ] && echo "senders and receivers in separate processes" || echo "one client process")," \
+	"$([ "${COALESCE:-1}" = 0 ] && echo "a system call per client write" || echo "client writes coalesced");" \
+	"qpidd's queue flow stop $([ "${FLOWSTOP:-1000}" = 0 ] && echo "off (broker defaults)" || echo "${FLOWSTOP:-1000} messages");" \
 	"go-amqp $(go list -m -f '{{.Version}}' github.com/Azure/go-amqp)," \
 	"amqp091-go $(go list -m -f '{{.Version}}' github.com/rabbitmq/amqp091-go); $(nproc) cores;" \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -31,6 +31,13 @@ type Config struct {
 	TopicPatterns []string
 	// DefaultQueueLimit is the byte limit of queues that declare none (0: none).
 	DefaultQueueLimit int64
+	// FlowStopThreshold and FlowResumeThreshold are the percentages of a
+	// queue's limits at which producer flow control starts and ends, for
+	// queues whose arguments set no flow levels (0: none by default).
+	FlowStopThreshold, FlowResumeThreshold int
+	// FlowChanged, if set, is told when a queue's flow control starts or
+	// ends (with the queue locked: it must not call back into the broker).
+	FlowChanged func(queue string, stopped bool, depth int, bytes int64)
 	// Now is the clock (message expiry). Nil means time.Now.
 	Now func() time.Time
 }
@@ -64,6 +71,10 @@ type Broker struct {
 func New(cfg Config) (*Broker, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.FlowStopThreshold > 0 && cfg.FlowResumeThreshold > cfg.FlowStopThreshold {
+		return nil, fmt.Errorf("flow control would resume (at %d%% of a queue's limit) above where it stops (%d%%): make default-flow-resume-threshold at most default-flow-stop-threshold",
+			cfg.FlowResumeThreshold, cfg.FlowStopThreshold)
 	}
 	b := &Broker{cfg: cfg, queues: map[string]*Queue{}, exchanges: map[string]*Exchange{}}
 	var err error
@@ -107,6 +118,7 @@ func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created b
 	if s.MaxBytes == 0 && s.MaxCount == 0 {
 		s.MaxBytes = b.cfg.DefaultQueueLimit
 	}
+	s.Flow = b.cfg.flowLimits(s)
 	if s.Identity == "" {
 		s.Identity = NewIdentity()
 	}

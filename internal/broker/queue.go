@@ -38,7 +38,8 @@ type Entry struct {
 	slot         int    // index in lane, plus the lane's base
 	lvqKey       string // the last-value key, "" if none
 	id           MessageID
-	hold         *Hold
+	hold         *Hold  // replication's (HA guard)
+	flow         *Hold  // producer flow control's
 	txn          string // the transaction that enqueued or consumed it
 }
 
@@ -58,8 +59,9 @@ type QueueSettings struct {
 	MaxCount   int   // 0: unlimited
 	MaxBytes   int64 // 0: unlimited
 	Policy     LimitPolicy
-	Priorities int    // priority levels; 0 or 1: FIFO
-	LVQKey     string // last-value queue: the application property naming a message's key
+	Flow       FlowLimits // producer flow control (resolved by the broker)
+	Priorities int        // priority levels; 0 or 1: FIFO
+	LVQKey     string     // last-value queue: the application property naming a message's key
 	// AlternateExchange receives messages rejected by consumers, expired,
 	// or left on the queue when it is deleted.
 	AlternateExchange string
@@ -118,6 +120,10 @@ type QueueStats struct {
 	Enqueues  uint64 // messages ever enqueued
 	Dequeues  uint64 // messages ever removed (consumed, expired, dropped)
 	Consumers int
+	// FlowStopped is true while producer flow control holds back the
+	// acceptance of new messages; FlowStops counts the times it started.
+	FlowStopped bool
+	FlowStops   uint64
 }
 
 // Queue holds messages in order and hands them to consumers.
@@ -136,10 +142,12 @@ type Queue struct {
 	hadUsers  bool
 	deleted   bool
 
-	observer  Observer
-	byID      map[MessageID]*Entry // entries by replication identity, when replicated
-	completed []*Hold              // holds to complete once unlocked
-	wake      []*Consumer          // consumers to notify once unlocked
+	observer    Observer
+	byID        map[MessageID]*Entry // entries by replication identity, when replicated
+	completed   []*Hold              // holds to complete once unlocked
+	flowHeld    []*Hold              // flow control holds, ended when the queue resumes
+	flowStopped bool
+	wake        []*Consumer // consumers to notify once unlocked
 }
 
 // NewQueue returns an empty queue not registered with a broker.
@@ -170,6 +178,7 @@ func (q *Queue) Stats() QueueStats {
 	defer q.mu.Unlock()
 	s := q.stats
 	s.Consumers = len(q.consumers)
+	s.FlowStopped = q.flowStopped
 	return s
 }
 
@@ -256,6 +265,9 @@ func (q *Queue) EnqueueTx(m *message.Message, txn string) (*Entry, error) {
 	q.stats.Depth++
 	q.stats.Bytes += size
 	q.stats.Enqueues++
+	if q.settings.Flow.enabled() {
+		q.flowEnqueued(e)
+	}
 	if q.observer != nil {
 		q.observer.Enqueued(q, e) // may give it an identity and a hold
 		if !e.id.IsZero() {
@@ -410,6 +422,7 @@ func (q *Queue) remove(e *Entry) {
 	if e.hold != nil {
 		q.completed = append(q.completed, e.hold) // it left the queue: safe
 	}
+	q.flowDequeued(e)
 	if q.observer != nil {
 		q.observer.Dequeued(q, e)
 	}

@@ -43,20 +43,24 @@ const (
 
 // The queue arguments of the original broker that this one interprets.
 const (
-	ArgMaxCount      = "qpid.max_count"
-	ArgMaxSize       = "qpid.max_size"
-	ArgPolicyType    = "qpid.policy_type"
-	ArgPriorities    = "qpid.priorities"
-	ArgXPriorities   = "x-qpid-priorities"
-	ArgLVQKey        = "qpid.last_value_queue_key"
-	ArgLVQ           = "qpid.last_value_queue"
-	ArgAlternate     = "alternate-exchange"
-	ArgReplicate     = "qpid.replicate"
-	ArgDurable       = "durable"
-	ArgAutoDelete    = "auto-delete"
-	ArgExclusive     = "exclusive"
-	lvqDefaultKey    = "qpid.LVQ_key"
-	maxPriorityLevel = 10
+	ArgMaxCount        = "qpid.max_count"
+	ArgMaxSize         = "qpid.max_size"
+	ArgFlowStopCount   = "qpid.flow_stop_count"
+	ArgFlowResumeCount = "qpid.flow_resume_count"
+	ArgFlowStopSize    = "qpid.flow_stop_size"
+	ArgFlowResumeSize  = "qpid.flow_resume_size"
+	ArgPolicyType      = "qpid.policy_type"
+	ArgPriorities      = "qpid.priorities"
+	ArgXPriorities     = "x-qpid-priorities"
+	ArgLVQKey          = "qpid.last_value_queue_key"
+	ArgLVQ             = "qpid.last_value_queue"
+	ArgAlternate       = "alternate-exchange"
+	ArgReplicate       = "qpid.replicate"
+	ArgDurable         = "durable"
+	ArgAutoDelete      = "auto-delete"
+	ArgExclusive       = "exclusive"
+	lvqDefaultKey      = "qpid.LVQ_key"
+	maxPriorityLevel   = 10
 )
 
 // ParseQueueArgs reads the settings of a queue from its arguments, checking
@@ -78,6 +82,18 @@ func ParseQueueArgs(args Args) (QueueSettings, error) {
 			s.MaxCount = int(n)
 		case ArgMaxSize:
 			s.MaxBytes, err = argInt(k, v, 0, 1<<62)
+		case ArgFlowStopCount:
+			s.Flow.StopCount, err = argInt(k, v, 0, 1<<31-1)
+			s.Flow.Set = true
+		case ArgFlowResumeCount:
+			s.Flow.ResumeCount, err = argInt(k, v, 0, 1<<31-1)
+			s.Flow.Set = true
+		case ArgFlowStopSize:
+			s.Flow.StopBytes, err = argInt(k, v, 0, 1<<62)
+			s.Flow.Set = true
+		case ArgFlowResumeSize:
+			s.Flow.ResumeBytes, err = argInt(k, v, 0, 1<<62)
+			s.Flow.Set = true
 		case ArgPolicyType:
 			switch p := LimitPolicy(fmt.Sprint(v)); p {
 			case PolicyReject, PolicyRing:
@@ -106,6 +122,13 @@ func ParseQueueArgs(args Args) (QueueSettings, error) {
 		if err != nil {
 			return s, err
 		}
+	}
+	if f := s.Flow; f.StopCount > 0 && f.ResumeCount > f.StopCount {
+		return s, fmt.Errorf("%s %d is above %s %d: flow control must resume at or below where it stops",
+			ArgFlowResumeCount, f.ResumeCount, ArgFlowStopCount, f.StopCount)
+	} else if f.StopBytes > 0 && f.ResumeBytes > f.StopBytes {
+		return s, fmt.Errorf("%s %d is above %s %d: flow control must resume at or below where it stops",
+			ArgFlowResumeSize, f.ResumeBytes, ArgFlowStopSize, f.StopBytes)
 	}
 	return s, nil
 }

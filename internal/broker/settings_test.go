@@ -103,6 +103,12 @@ func TestParseQueueArgs(t *testing.T) {
 		{"replicate upper case", Args{"qpid.replicate": "ALL"}, QueueSettings{}, "invalid replication level"},
 		{"replicate bool", Args{"qpid.replicate": true}, QueueSettings{}, "invalid replication level"},
 
+		// Producer flow control levels.
+		{"flow levels", Args{"qpid.flow_stop_count": 10, "qpid.flow_resume_count": "5", "qpid.flow_stop_size": 1000, "qpid.flow_resume_size": int64(900)},
+			QueueSettings{Flow: FlowLimits{StopCount: 10, ResumeCount: 5, StopBytes: 1000, ResumeBytes: 900, Set: true}}, ""},
+		{"flow resume above stop", Args{"qpid.flow_stop_size": 10, "qpid.flow_resume_size": 11}, QueueSettings{}, "qpid.flow_resume_size 11 is above qpid.flow_stop_size 10"},
+		{"flow negative", Args{"qpid.flow_stop_count": -1}, QueueSettings{}, "outside"},
+
 		// Everything at once, and unknown arguments are kept but ignored.
 		{"all together", Args{
 			"durable": true, "auto-delete": "false", "exclusive": false,
@@ -113,6 +119,7 @@ func TestParseQueueArgs(t *testing.T) {
 		}, QueueSettings{
 			Durable: true, MaxCount: 100, MaxBytes: 65536, Policy: PolicyRing,
 			Priorities: 4, LVQKey: "key", AlternateExchange: "amq.topic",
+			Flow: FlowLimits{StopCount: 7, Set: true},
 		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

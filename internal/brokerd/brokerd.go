@@ -50,9 +50,19 @@ func (b *Broker) Fatal() string {
 // New assembles a broker from options without listening yet.
 func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 	b, err := broker.New(broker.Config{
-		QueuePatterns:     opts.QueuePatterns,
-		TopicPatterns:     opts.TopicPatterns,
-		DefaultQueueLimit: int64(opts.DefaultQueueLimit),
+		QueuePatterns:       opts.QueuePatterns,
+		TopicPatterns:       opts.TopicPatterns,
+		DefaultQueueLimit:   int64(opts.DefaultQueueLimit),
+		FlowStopThreshold:   opts.DefaultFlowStopThreshold,
+		FlowResumeThreshold: opts.DefaultFlowResumeThreshold,
+		FlowChanged: func(queue string, stopped bool, depth int, bytes int64) {
+			l := log.WithFields(logrus.Fields{"queue": queue, "depth": depth, "bytes": bytes})
+			if stopped {
+				l.Info("producer flow control on: the queue is above its flow stop level; new messages wait for acceptance until consumers drain it")
+			} else {
+				l.Info("producer flow control off: the queue is below its flow resume level")
+			}
+		},
 	})
 	if err != nil {
 		return nil, err

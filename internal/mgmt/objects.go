@@ -15,7 +15,7 @@ import (
 // Attributes of each broker type, in the order tools show them.
 var (
 	queueAttributes = []string{"name", "durable", "autoDelete", "exclusive", "alternateExchange", "arguments",
-		"messageDepth", "byteDepth", "enqueues", "dequeues", "consumerCount"}
+		"messageDepth", "byteDepth", "enqueues", "dequeues", "consumerCount", "flowStopped", "flowStoppedCount"}
 	exchangeAttributes   = []string{"name", "type", "durable", "autoDelete", "alternateExchange", "arguments", "bindingCount", "builtin"}
 	bindingAttributes    = []string{"name", "exchange", "queue", "key", "arguments"}
 	brokerAttributes     = []string{"name", "version", "port", "uptime", "started", "connectionCount", "queueCount", "exchangeCount"}
@@ -161,6 +161,8 @@ func queueAttrs(q *broker.Queue) map[string]any {
 		"enqueues":          st.Enqueues,
 		"dequeues":          st.Dequeues,
 		"consumerCount":     int64(st.Consumers),
+		"flowStopped":       st.FlowStopped,
+		"flowStoppedCount":  st.FlowStops,
 	}
 }
 

@@ -380,6 +380,9 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		if e != nil && e.Hold() != nil {
 			holds = append(holds, e.Hold())
 		}
+		if e != nil && e.FlowHold() != nil {
+			holds = append(holds, e.FlowHold())
+		}
 		c.routed[i] = nil
 	}
 	switch {
@@ -394,7 +397,8 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 }
 
 // acceptWhenReleased settles a delivery once every hold on its message is
-// done: each backup has it, or a consumer took it (the HA guard).
+// done: each backup has it, or a consumer took it (the HA guard), and its
+// queues' producer flow control let it in.
 func (c *conn) acceptWhenReleased(p *producer, d *amqp.Delivery, holds []*broker.Hold) {
 	var left atomic.Int32
 	left.Store(int32(len(holds)))

@@ -14,8 +14,11 @@
 # Environment: BIN (the load generator's directory), N (messages per run),
 # WINDOW (unconfirmed messages per sender), CREDIT (credit or prefetch per
 # receiver), CREDITBATCH (AMQP 1.0 credit granted at a time, default CREDIT:
-# see tests/bench/amqp1.go), SPLIT (1: senders and receivers in separate
-# processes; default 0: in one), TIMEOUT (for one run, default 5m), RESULTS
+# see tests/bench/amqp1.go), FLOWSTOP (qpidd: the bench queue's
+# qpid.flow_stop_count, default 1000; 0: a queue made on demand, with the
+# broker's defaults), SPLIT (1: senders and receivers in separate
+# processes; default 0: in one), COALESCE (0: each client write its own
+# system call, as go-amqp does; default 1: see tests/bench/coalesce.go), TIMEOUT (for one run, default 5m), RESULTS
 # (a file the results are appended to, one tab-separated line each: broker
 # protocol senders receivers msgs/s p50-ms p99-ms messages size window),
 # FAILURES (a file failed runs are appended to: broker protocol senders
@@ -31,6 +34,8 @@ SPLIT=${SPLIT:-0}
 RESULTS=${RESULTS:-/dev/null}
 FAILURES=${FAILURES:-/dev/null}
 TIMEOUT=${TIMEOUT:-5m}
+FLOWSTOP=${FLOWSTOP:-1000}
+COALESCE=${COALESCE:-1}
 
 # bench PROTOCOL URL ADDRESS SENDERS [FLAG...]: one run, as many receivers as
 # senders. The load generator's errors go to standard error and, the last
@@ -40,7 +45,7 @@ bench() {
 	shift 4
 	set -- -protocol "$proto" -url "$url" -address "$address" -n "$N" -window "$WINDOW" \
 		-credit "$CREDIT" -senders "$n" -receivers "$n" -label "$broker" -format tsv \
-		-timeout "$TIMEOUT" "$@"
+		-timeout "$TIMEOUT" -coalesce="$([ "$COALESCE" = 0 ] && echo false || echo true)" "$@"
 	tmp=$(mktemp -d /tmp/bench-run.XXXXXX)
 	ok=1
 	: >"$tmp/err.send"
@@ -79,6 +84,13 @@ try() {
 for n in 1 4; do
 	case $broker in
 	qpidd | qpidd-ha)
+		# The queue stops its producers above FLOWSTOP messages (producer
+		# flow control, the original's qpid.flow_stop_count): its depth,
+		# and so the latency, stays bounded when the receivers fall behind.
+		if [ "$FLOWSTOP" != 0 ]; then
+			"$BIN/qpid-config" -b "127.0.0.1:$BROKER_PORT" add queue "bench-$n" --flow-stop-count "$FLOWSTOP" ||
+				{ echo "  $broker: could not declare queue bench-$n" >&2; continue; }
+		fi
 		try amqp1 "amqp://127.0.0.1:$BROKER_PORT" "bench-$n" "$n" ${CREDITBATCH:+-creditbatch "$CREDITBATCH"}
 		;;
 	rabbitmq | rabbitmq-quorum)

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
+	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 )
@@ -49,7 +51,15 @@ func declare091(rawURL, user, password, name, queueType string) error {
 }
 
 func (c *amqp091Client) channel() (*amqp091.Connection, *amqp091.Channel, error) {
-	conn, err := amqp091.Dial(c.o.url)
+	conn, err := amqp091.DialConfig(c.o.url, amqp091.Config{
+		Heartbeat: 10 * time.Second, // amqp091.Dial's defaults
+		Locale:    "en_US",
+		Dial: func(_, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return dial(ctx, "amqp://"+addr, c.o.coalesce)
+		},
+	})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -35,8 +35,13 @@ func (c *amqp1Client) connect(ctx context.Context) (*goamqp.Conn, *goamqp.Sessio
 	if c.o.user != "" {
 		opts.SASLType = goamqp.SASLTypePlain(c.o.user, c.o.password)
 	}
-	conn, err := goamqp.Dial(ctx, c.o.url, opts)
+	nc, err := dial(ctx, c.o.url, c.o.coalesce)
 	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := goamqp.NewConn(ctx, nc, opts)
+	if err != nil {
+		nc.Close()
 		return nil, nil, err
 	}
 	sess, err := conn.NewSession(ctx, nil)

@@ -49,7 +49,7 @@ type options struct {
 	queueType                              string
 	n, size, window, senders, receivers    int
 	credit, creditBatch                    int
-	declare, autoCredit                    bool
+	declare, autoCredit, coalesce          bool
 	timeout                                time.Duration
 }
 
@@ -101,6 +101,7 @@ func main() {
 	flag.IntVar(&o.receivers, "receivers", 1, "receiver connections")
 	flag.IntVar(&o.credit, "credit", 200, "link credit (amqp1) or prefetch (amqp091) per receiver")
 	flag.IntVar(&o.creditBatch, "creditbatch", 0, "amqp1: credit granted at a time once that many messages are accepted (default -credit; see amqp1Receiver)")
+	flag.BoolVar(&o.coalesce, "coalesce", true, "gather each connection's writes made while one is in the kernel into one system call (see coalescingConn)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	flag.Parse()
