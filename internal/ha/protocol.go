@@ -94,13 +94,12 @@ func (ev *Event) Marshal(b []byte) ([]byte, error) {
 	} else {
 		b = types.AppendNull(b)
 	}
-	ids := make([]any, 0, 2*len(ev.IDs))
+	var one [2]uint64 // most events name one message
+	ids := one[:0]
 	for _, p := range ev.IDs {
 		ids = append(ids, p.Epoch, p.Seq)
 	}
-	if b, err = types.AppendArray(b, types.Array{Type: types.TypeUlong, Items: ids}); err != nil {
-		return b, err
-	}
+	b = types.AppendUlongs(b, ids)
 	if ev.Message != nil {
 		b = types.AppendBinary(b, ev.Message)
 	} else {
@@ -114,52 +113,80 @@ func (ev *Event) Marshal(b []byte) ([]byte, error) {
 // ErrNotEvent is returned for a message that is not a replication event.
 var ErrNotEvent = errors.New("not a replication event")
 
-// UnmarshalEvent decodes a transfer payload made by Marshal.
+// UnmarshalEvent decodes a transfer payload made by Marshal. A backup
+// decodes one per replicated message, so the fields are read one by one
+// rather than as generic values (which cost an allocation each), and the
+// event's Message is a slice of payload, not a copy: payload must not
+// change while the event or the message is in use (a delivery's payload
+// is its own).
 func UnmarshalEvent(payload []byte) (*Event, error) {
 	d := types.NewDecoder(payload)
 	code, err := d.ReadDescriptor()
 	if err != nil || code != types.DescriptorAMQPValue {
 		return nil, ErrNotEvent
 	}
-	v, err := d.Value()
+	if c, err := d.PeekCode(); err != nil || c != 0x00 {
+		return nil, ErrNotEvent
+	}
+	d.Seek(d.Offset() + 1)
+	if desc, _, err := d.ReadSymbol(); err != nil || desc != eventDescriptor {
+		return nil, ErrNotEvent
+	}
+	n, end, err := d.ReadList()
 	if err != nil {
 		return nil, fmt.Errorf("replication event: %w", err)
 	}
-	desc, ok := v.(types.Described)
-	if !ok || desc.Descriptor != eventDescriptor {
-		return nil, ErrNotEvent
-	}
-	f, ok := desc.Value.([]any)
-	if !ok || len(f) < 11 {
-		return nil, fmt.Errorf("replication event: %d fields, want 11", len(f))
+	if n < 11 {
+		return nil, fmt.Errorf("replication event: %d fields, want 11", n)
 	}
 	ev := &Event{}
-	str := func(i int) string {
-		switch s := f[i].(type) {
-		case string:
-			return s
-		case types.Symbol:
-			return string(s)
-		}
-		return ""
-	}
-	ev.Kind, ev.Name, ev.UUID, ev.Exchange, ev.Key, ev.Type = str(0), str(1), str(2), str(3), str(4), str(5)
-	ev.Args, _ = f[6].(types.Map)
-	if arr, ok := f[7].(types.Array); ok {
-		if len(arr.Items)%2 != 0 {
-			return nil, errors.New("replication event: odd number of id fields")
-		}
-		for i := 0; i < len(arr.Items); i += 2 {
-			e, ok1 := arr.Items[i].(uint64)
-			s, ok2 := arr.Items[i+1].(uint64)
-			if !ok1 || !ok2 {
-				return nil, errors.New("replication event: ids must be ulongs")
-			}
-			ev.IDs = append(ev.IDs, Position{Epoch: e, Seq: s})
+	for _, f := range []*string{&ev.Kind, &ev.Name, &ev.UUID, &ev.Exchange, &ev.Key, &ev.Type} {
+		if *f, err = readText(d); err != nil {
+			return nil, fmt.Errorf("replication event: %w", err)
 		}
 	}
-	ev.Message, _ = f[8].([]byte)
-	ev.Seq, _ = f[9].(uint64)
-	ev.Txn = str(10)
+	args, err := d.Value()
+	if err != nil {
+		return nil, fmt.Errorf("replication event: %w", err)
+	}
+	ev.Args, _ = args.(types.Map)
+	var ids [2]uint64 // most events name one message
+	list, _, err := d.ReadUlongs(ids[:0])
+	if err != nil {
+		return nil, fmt.Errorf("replication event: %w", err)
+	}
+	if len(list)%2 != 0 {
+		return nil, errors.New("replication event: odd number of id fields")
+	}
+	if len(list) > 0 {
+		ev.IDs = make([]Position, 0, len(list)/2)
+	}
+	for i := 0; i < len(list); i += 2 {
+		ev.IDs = append(ev.IDs, Position{Epoch: list[i], Seq: list[i+1]})
+	}
+	if ev.Message, _, err = d.ReadBinaryInPlace(); err != nil {
+		return nil, fmt.Errorf("replication event: %w", err)
+	}
+	if ev.Seq, _, err = d.ReadUlong(); err != nil {
+		return nil, fmt.Errorf("replication event: %w", err)
+	}
+	if ev.Txn, err = readText(d); err != nil {
+		return nil, fmt.Errorf("replication event: %w", err)
+	}
+	d.Seek(end) // fields a later version may add
 	return ev, nil
+}
+
+// readText reads a string or symbol field; null is "".
+func readText(d *types.Decoder) (string, error) {
+	c, err := d.PeekCode()
+	if err != nil {
+		return "", err
+	}
+	if c == types.CodeSymbolSym8 || c == types.CodeSymbolSym32 {
+		s, _, err := d.ReadSymbol()
+		return string(s), err
+	}
+	s, _, err := d.ReadString()
+	return s, err
 }

@@ -116,3 +116,26 @@ func TestStorePersists(t *testing.T) {
 		t.Fatalf("ReadPersistent: %+v %v", p, err)
 	}
 }
+
+// A damaged event is an error, never a panic: every truncation and every
+// single-byte change of a valid one.
+func TestDamagedEvents(t *testing.T) {
+	ev := Event{Kind: EvEnqueue, Name: "q", IDs: []Position{{Epoch: 3, Seq: 99}, {Epoch: 4, Seq: 1}},
+		Args: types.Map{{Key: "k", Value: "v"}}, Message: []byte{0x00, 0x53, 0x77, 0x45}, Seq: 7, Txn: "t"}
+	b, err := ev.Marshal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < len(b); n++ {
+		if _, err := UnmarshalEvent(b[:n]); err == nil {
+			t.Fatalf("truncated to %d of %d bytes: no error", n, len(b))
+		}
+	}
+	for i := range b {
+		for _, x := range []byte{0x00, 0xff, b[i] ^ 0x01, 0x40, 0xa1, 0xf0} {
+			c := append([]byte(nil), b...)
+			c[i] = x
+			_, _ = UnmarshalEvent(c) // must not panic
+		}
+	}
+}

@@ -40,7 +40,8 @@ type stream struct {
 	log      *logrus.Entry
 
 	mu      sync.Mutex
-	buf     []item
+	buf     []item // items to send from head on; reused once all are sent
+	head    int
 	closed  bool
 	wake    chan struct{}
 	done    chan struct{}
@@ -49,14 +50,13 @@ type stream struct {
 	caught  bool                // its backup acknowledged the snapshot (guarded by p.mu)
 	scratch []byte
 	msg     []byte
+	one     [1]Position // an enqueue's id, without an allocation per event
 	tag     uint64
 }
 
-// ack is what the primary needs back from an acknowledged delivery.
-type ack struct {
-	hold     *broker.Hold
-	caughtUp bool
-}
+// A delivery's Context says what its acknowledgement does: a *broker.Hold
+// is released for this backup; a caughtUpAck also makes the backup ready.
+type caughtUpAck struct{ hold *broker.Hold }
 
 func newStream(p *primary, c *server.Conn, l *amqp.Link, backupID string, bit uint64) *stream {
 	return &stream{
@@ -81,7 +81,7 @@ func (s *stream) push(it item) {
 		return
 	}
 	// Consecutive dequeues from one queue travel as one event.
-	if it.kind == EvDequeue && len(s.buf) > 0 {
+	if it.kind == EvDequeue && len(s.buf) > s.head {
 		last := &s.buf[len(s.buf)-1]
 		if last.kind == EvDequeue && last.queue == it.queue && last.txn == it.txn && len(last.ids) < 1024 {
 			last.ids = append(last.ids, it.ids...)
@@ -117,13 +117,15 @@ func (s *stream) run() {
 func (s *stream) pump() {
 	for s.l.Credit() > 0 {
 		s.mu.Lock()
-		if len(s.buf) == 0 || s.closed {
+		if len(s.buf) == s.head || s.closed {
 			s.mu.Unlock()
 			return
 		}
-		it := s.buf[0]
-		s.buf[0] = item{}
-		s.buf = s.buf[1:]
+		it := s.buf[s.head]
+		s.buf[s.head] = item{}
+		if s.head++; s.head == len(s.buf) {
+			s.buf, s.head = s.buf[:0], 0 // keep the array: no allocation per item
+		}
 		s.mu.Unlock()
 		s.send(it)
 	}
@@ -142,7 +144,8 @@ func (s *stream) send(it item) {
 			h = &m.Header
 		}
 		s.msg = m.Append(s.msg[:0], h)
-		ev.Name, ev.IDs, ev.Message = it.queue.Name(), []Position{it.entry.ID()}, s.msg
+		s.one[0] = it.entry.ID()
+		ev.Name, ev.IDs, ev.Message = it.queue.Name(), s.one[:], s.msg
 	case EvDequeue:
 		ev.Name, ev.IDs = it.queue.Name(), it.ids
 	case EvQueueDeclare, EvQueueDelete:
@@ -173,8 +176,11 @@ func (s *stream) send(it item) {
 	if err != nil {
 		return
 	}
-	if it.hold != nil || it.kind == EvCaughtUp {
-		d.Context = ack{hold: it.hold, caughtUp: it.kind == EvCaughtUp}
+	switch {
+	case it.kind == EvCaughtUp:
+		d.Context = caughtUpAck{it.hold}
+	case it.hold != nil:
+		d.Context = it.hold // a pointer: no allocation per message
 	}
 }
 
@@ -312,7 +318,7 @@ func (s *stream) drop(reason string) {
 		return
 	}
 	s.closed = true
-	s.buf = nil
+	s.buf, s.head = nil, 0
 	queues := s.queues
 	s.queues = nil
 	close(s.done)
@@ -347,12 +353,14 @@ func (s *stream) OnFlow(*server.Conn, *amqp.Link) { s.pump() }
 func (s *stream) OnDelivery(*server.Conn, *amqp.Link, *amqp.Delivery) {}
 
 func (s *stream) OnDisposition(_ *server.Conn, _ *amqp.Link, d *amqp.Delivery) {
-	a, _ := d.Context.(ack)
 	if _, ok := d.RemoteState().(*types.Accepted); ok || d.RemoteSettled() {
-		if a.hold != nil {
-			a.hold.Release(s.bit)
-		}
-		if a.caughtUp {
+		switch a := d.Context.(type) {
+		case *broker.Hold:
+			a.Release(s.bit)
+		case caughtUpAck:
+			if a.hold != nil {
+				a.hold.Release(s.bit)
+			}
 			s.p.ready(s)
 		}
 		d.Settle()
