@@ -19,10 +19,12 @@ import (
 // of ha-brokers-url in turn, every link-maintenance-interval, and replicates
 // from whichever broker accepts it as the primary.
 type backup struct {
-	m    *Module
-	log  *logrus.Entry
-	stop chan struct{}
-	done chan struct{}
+	m       *Module
+	log     *logrus.Entry
+	stop    chan struct{}
+	stopped context.Context // done once stop is closed: ends a dial in progress
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	mu   sync.Mutex
 	conn *driver.Conn
@@ -30,8 +32,15 @@ type backup struct {
 }
 
 func newBackup(m *Module) *backup {
-	return &backup{m: m, log: m.log, stop: make(chan struct{}), done: make(chan struct{}), self: map[string]bool{}}
+	b := &backup{m: m, log: m.log, stop: make(chan struct{}), done: make(chan struct{}), self: map[string]bool{}}
+	b.stopped, b.cancel = context.WithCancel(context.Background())
+	return b
 }
+
+// closeGrace bounds how long a stopping backup waits for the primary to
+// answer its close: a promotion waits for it, and a primary that crashed or
+// is cut off never answers.
+const closeGrace = 100 * time.Millisecond
 
 func (b *backup) run() {
 	defer close(b.done)
@@ -90,7 +99,7 @@ func (b *backup) replicateFrom(addr string) error {
 		HandshakeTimeout: b.m.cfg.HeartbeatInterval,
 	}
 	r := newReplicator(b, addr)
-	ctx, cancel := context.WithTimeout(context.Background(), b.m.cfg.HeartbeatInterval)
+	ctx, cancel := context.WithTimeout(b.stopped, b.m.cfg.HeartbeatInterval)
 	dc, done, err := driver.Dial(ctx, addr, cfg, r)
 	cancel()
 	if err != nil {
@@ -113,7 +122,12 @@ func (b *backup) replicateFrom(addr string) error {
 		return err
 	case <-b.stop:
 		dc.Close(types.NewError(types.CondConnectionForced, "backup stopping"))
-		<-done
+		select {
+		case <-done:
+		case <-time.After(closeGrace):
+			dc.Abort()
+			<-done
+		}
 		return errStopped
 	}
 }
@@ -132,6 +146,7 @@ func (b *backup) shutdown() {
 	case <-b.stop:
 	default:
 		close(b.stop)
+		b.cancel()
 	}
 	<-b.done
 }

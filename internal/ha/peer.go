@@ -115,11 +115,13 @@ func (m *Module) CheckPeers(timeout time.Duration) []PeerStatus {
 }
 
 // peerConnectTimeout bounds the TCP connect of a status check. A peer whose
-// node crashed or is cut off never answers the SYN, and a promotion should
-// not wait the whole status timeout for it; a live peer's kernel completes
-// a connect at once however busy the broker is, and the broker then has the
-// whole timeout to answer (a hung one, SIGSTOPped, times out then).
-const peerConnectTimeout = 250 * time.Millisecond
+// node crashed or is cut off never answers the SYN, and a promotion (the
+// failover's critical path) should not wait for it; a live peer's kernel
+// completes a connect within a millisecond on a LAN however busy the broker
+// is, and the broker then has the whole timeout to answer (a hung one,
+// SIGSTOPped, times out then). A lost SYN is resent only after a second,
+// which no bound short of that would cover.
+const peerConnectTimeout = 100 * time.Millisecond
 
 // request sends one management request to another broker over our own
 // engine, with the HA credentials (any mechanism, SCRAM-SHA-256 included),

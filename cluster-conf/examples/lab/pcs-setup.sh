@@ -101,7 +101,7 @@ fi
 if missing "//primitive[@id='qpidd-vip']"; then
 	pcs_cib_create resource create qpidd-vip ocf:heartbeat:IPaddr2 \
 		ip=10.99.0.200 cidr_netmask=24 nic=eth0 \
-		op monitor interval=2s timeout=10s
+		op monitor interval=10s timeout=10s
 fi
 
 # The VIP runs where the primary is (the Promoted instance)...

@@ -106,6 +106,11 @@ func (c *Conn) Inject(f func()) bool {
 	return true
 }
 
+// Abort closes the socket at once, from any goroutine: Run returns soon
+// after, without waiting for a close frame to be written or answered. For a
+// peer presumed dead, where Close would wait out the linger.
+func (c *Conn) Abort() { _ = c.nc.Close() }
+
 // Congested reports whether output is piling up faster than the peer reads.
 // It is called with the engine locked (from the handler).
 func (c *Conn) Congested() bool { return c.queued+c.Engine.OutputSize() > HighWater }
