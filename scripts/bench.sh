@@ -73,13 +73,15 @@ echo "load average $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - began)) s 
 # protocol).
 awk -F'\t' '
 	{ key = $1 "/" $2 "/" $3; rate[key] = $5; p99[key] = $7; row[++n] = $0 }
-	# ratio(S, US, THEM, NAME, GOAL): one line, if both runs of S/S are
-	# there; GOAL, a minimum throughput ratio, is marked met or missed.
-	function ratio(s, us, them, name, goal,    r, mark) {
+	# ratio(S, US, THEM, NAME, GOAL, P99): one line, if both runs of S/S
+	# are there; GOAL, a minimum throughput ratio, is marked met or missed,
+	# with P99 set only if our p99 is also at most theirs.
+	function ratio(s, us, them, name, goal, p99goal,    r, mark, ok) {
 		us = us "/" s; them = them "/" s
 		if (!(us in rate) || !(them in rate) || rate[them] == 0 || p99[them] == 0) return
 		r = rate[us] / rate[them]
-		mark = goal == "" ? "" : sprintf("  >= %sx: %s", goal, r >= goal ? "met" : "MISSED")
+		ok = r >= goal && (p99goal == "" || p99[us] <= p99[them])
+		mark = goal == "" ? "" : sprintf("  >= %sx%s: %s", goal, p99goal == "" ? "" : ", p99 <=", ok ? "met" : "MISSED")
 		printf "%-5s %-34s %13.2fx %10.2fx%s\n", s "/" s, name, r, p99[us] / p99[them], mark
 	}
 	END {
@@ -90,8 +92,8 @@ awk -F'\t' '
 		}
 		printf "\n%-5s %-34s %14s %11s\n", "s/r", "qpidd vs", "msgs/s us/them", "p99 us/them"
 		for (s = 1; s <= 4; s += 3) {
-			ratio(s, "qpidd/amqp1", "rabbitmq/amqp1", "RabbitMQ AMQP 1.0", "")
-			ratio(s, "qpidd/amqp1", "rabbitmq/amqp091", "RabbitMQ 0-9-1 + confirms", "")
+			ratio(s, "qpidd/amqp1", "rabbitmq/amqp1", "RabbitMQ AMQP 1.0", 5, 1)
+			ratio(s, "qpidd/amqp1", "rabbitmq/amqp091", "RabbitMQ 0-9-1 + confirms", 1.5)
 		}
 		printf "\n%-5s %-34s %14s %11s\n", "s/r", "qpidd-ha vs", "msgs/s us/them", "p99 us/them"
 		for (s = 1; s <= 4; s += 3) {
