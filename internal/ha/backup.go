@@ -24,6 +24,7 @@ type backup struct {
 	stop    chan struct{}
 	stopped context.Context // done once stop is closed: ends a dial in progress
 	cancel  context.CancelFunc
+	grace   time.Duration // how long a stop waits for the primary to answer its close
 	done    chan struct{}
 
 	mu   sync.Mutex
@@ -37,9 +38,10 @@ func newBackup(m *Module) *backup {
 	return b
 }
 
-// closeGrace bounds how long a stopping backup waits for the primary to
-// answer its close: a promotion waits for it, and a primary that crashed or
-// is cut off never answers.
+// closeGrace bounds how long a stopping broker's backup waits for the
+// primary to answer its close: a primary that crashed or is cut off never
+// answers. A promotion does not wait at all: the cluster manager promotes
+// only once the primary is gone.
 const closeGrace = 100 * time.Millisecond
 
 func (b *backup) run() {
@@ -99,7 +101,9 @@ func (b *backup) replicateFrom(addr string) error {
 		HandshakeTimeout: b.m.cfg.HeartbeatInterval,
 	}
 	r := newReplicator(b, addr)
-	ctx, cancel := context.WithTimeout(b.stopped, b.m.cfg.HeartbeatInterval)
+	// A crashed node never answers the SYN: give up as a status check does,
+	// and try the next address (see peerConnectTimeout).
+	ctx, cancel := context.WithTimeout(b.stopped, min(b.m.cfg.HeartbeatInterval, peerConnectTimeout))
 	dc, done, err := driver.Dial(ctx, addr, cfg, r)
 	cancel()
 	if err != nil {
@@ -124,7 +128,7 @@ func (b *backup) replicateFrom(addr string) error {
 		dc.Close(types.NewError(types.CondConnectionForced, "backup stopping"))
 		select {
 		case <-done:
-		case <-time.After(closeGrace):
+		case <-time.After(b.grace):
 			dc.Abort()
 			<-done
 		}
@@ -140,11 +144,13 @@ func (b *backup) markSelf(addr string) {
 	b.log.WithField("address", addr).Info("found this broker's own address in ha-brokers-url: skipping it")
 }
 
-// shutdown stops replicating and waits.
-func (b *backup) shutdown() {
+// shutdown stops replicating and waits, giving the primary grace to answer
+// the backup's close.
+func (b *backup) shutdown(grace time.Duration) {
 	select {
 	case <-b.stop:
 	default:
+		b.grace = grace
 		close(b.stop)
 		b.cancel()
 	}

@@ -40,7 +40,7 @@ func (m *Module) Stop() {
 	p := m.primary
 	m.mu.Unlock()
 	if b != nil {
-		b.shutdown()
+		b.shutdown(closeGrace)
 	}
 	if p != nil && p.timer != nil {
 		p.timer.Stop()
@@ -158,7 +158,7 @@ func (m *Module) Promote(peers []PeerStatus) error {
 	m.backup = nil
 	m.mu.Unlock()
 	if b != nil {
-		b.shutdown() // no longer following anyone
+		b.shutdown(0) // no longer following anyone: the primary is gone
 	}
 	// The new epoch goes beyond every epoch this broker or its peers know.
 	st := m.store.Get()

@@ -25,7 +25,7 @@
 #
 # Environment: QPIDLAB_STATE (default /var/tmp/qpidlab): the lab's state:
 # per-node disks, PIDs, logs, the helper's socket; QPIDLAB_TOKEN (totem
-# token in ms, default 1000); QPIDLAB_BOOT_DELAY (seconds a fenced node takes
+# token in ms, default 600); QPIDLAB_BOOT_DELAY (seconds a fenced node takes
 # to boot again, default 8); QPIDLAB_BIN: where qpidlab-hostd is (default
 # <repo>/bin); QPIDLAB_TOML: the cluster's description for the configuration
 # generator (default cluster-conf/examples/lab.toml); QPIDLAB_GEN: the
@@ -36,7 +36,7 @@ LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$LAB_DIR/../.." && pwd)
 STATE=${QPIDLAB_STATE:-/var/tmp/qpidlab}
 BIN=${QPIDLAB_BIN:-$REPO/bin}
-TOKEN=${QPIDLAB_TOKEN:-1000}
+TOKEN=${QPIDLAB_TOKEN:-600}
 TOML=${QPIDLAB_TOML:-$REPO/cluster-conf/examples/lab.toml}
 PFX=qlab
 SW=$PFX-sw
