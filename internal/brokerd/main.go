@@ -56,7 +56,7 @@ func Main(args, environ []string, stdout, stderr io.Writer) int {
 		}
 		return background(args, environ, opts, stdout, stderr)
 	}
-	return serve(opts, warnings, child, stdout, stderr)
+	return serve(opts, warnings, environ, child, stdout, stderr)
 }
 
 // control is --check, --quit and --kill: the original's exit codes (0, or 1
@@ -120,7 +120,7 @@ func background(args, environ []string, opts *config.Options, stdout, stderr io.
 // the daemon child. Every start-up failure happens before the broker is
 // ready: it is logged, reported to the daemon parent and to systemd, and
 // makes the exit code 1.
-func serve(opts *config.Options, warnings []string, child *daemon.Child, stdout, stderr io.Writer) int {
+func serve(opts *config.Options, warnings, environ []string, child *daemon.Child, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -137,6 +137,10 @@ func serve(opts *config.Options, warnings []string, child *daemon.Child, stdout,
 	}
 	defer lg.close()
 	log := lg.log
+	if limit := tuneGC(environ); limit > 0 {
+		log.WithFields(logrus.Fields{"GOGC": gcPercent, "soft-limit-MiB": limit >> 20}).
+			Debug("garbage collector paced for throughput below half the memory available (set GOGC or GOMEMLIMIT to choose)")
+	}
 	fail := func(err error) int {
 		log.Error(err)
 		if child != nil {
