@@ -68,7 +68,7 @@ func (q *Queue) flowEnqueued(e *Entry) {
 	}
 	if q.flowStopped {
 		e.flow = NewHold(1)
-		q.flowHeld = append(q.flowHeld, e.flow)
+		q.flowHeld = append(q.flowHeld, e)
 	}
 }
 
@@ -81,12 +81,27 @@ func (q *Queue) flowDequeued(e *Entry) {
 	}
 	if e.flow != nil {
 		q.completed = append(q.completed, e.flow)
+		// A queue may stay stopped for good while its consumers keep
+		// pace: forget the entries gone, now and then, or the list would
+		// grow by one per message.
+		if q.flowGone++; q.flowGone > len(q.flowHeld)/2 {
+			kept := q.flowHeld[:0]
+			for _, h := range q.flowHeld {
+				if h.state != removed {
+					kept = append(kept, h)
+				}
+			}
+			clear(q.flowHeld[len(kept):])
+			q.flowHeld, q.flowGone = kept, 0
+		}
 	}
 	if q.settings.Flow.resumes(q.stats.Depth, q.stats.Bytes) {
 		q.flowStopped = false
-		q.completed = append(q.completed, q.flowHeld...)
+		for _, h := range q.flowHeld {
+			q.completed = append(q.completed, h.flow)
+		}
 		clear(q.flowHeld)
-		q.flowHeld = q.flowHeld[:0]
+		q.flowHeld, q.flowGone = q.flowHeld[:0], 0
 		q.flowChanged()
 	}
 }

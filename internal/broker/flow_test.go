@@ -169,3 +169,26 @@ func TestFlowControlBadLevels(t *testing.T) {
 		t.Fatalf("resume threshold above stop threshold accepted: %v", err)
 	}
 }
+
+// A queue that stays stopped while its consumer keeps pace forgets the
+// entries that left it: its list of held entries stays about its depth.
+func TestFlowControlStaysBounded(t *testing.T) {
+	b := flowBroker(t, Config{})
+	q := declareWith(t, b, "q", Args{ArgFlowStopCount: 10, ArgFlowResumeCount: 5})
+	for i := 0; i < 11; i++ {
+		q.Enqueue(body(t, "m"))
+	}
+	c := subscribe(t, q, "c")
+	for i := 0; i < 10000; i++ {
+		q.Enqueue(body(t, "m"))
+		for _, e := range c.fetch(1) {
+			c.Accept(e)
+		}
+	}
+	q.mu.Lock()
+	held, depth, stopped := len(q.flowHeld), q.stats.Depth, q.flowStopped
+	q.mu.Unlock()
+	if !stopped || held > 2*depth+1 {
+		t.Fatalf("stopped %v, %d entries held at depth %d", stopped, held, depth)
+	}
+}

@@ -145,7 +145,8 @@ type Queue struct {
 	observer    Observer
 	byID        map[MessageID]*Entry // entries by replication identity, when replicated
 	completed   []*Hold              // holds to complete once unlocked
-	flowHeld    []*Hold              // flow control holds, ended when the queue resumes
+	flowHeld    []*Entry             // entries whose flow hold ends when the queue resumes
+	flowGone    int                  // ... of which left the queue meanwhile
 	flowStopped bool
 	wake        []*Consumer // consumers to notify once unlocked
 }

@@ -242,6 +242,9 @@ func (c *conn) commit(t *txn) ([]*broker.Hold, error) {
 			if e != nil && e.Hold() != nil {
 				holds = append(holds, e.Hold())
 			}
+			if e != nil && e.FlowHold() != nil {
+				holds = append(holds, e.FlowHold()) // the commit waits like a transfer
+			}
 			c.routed[i] = nil
 		}
 	}
