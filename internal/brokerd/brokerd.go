@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -55,14 +56,7 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		DefaultQueueLimit:   int64(opts.DefaultQueueLimit),
 		FlowStopThreshold:   opts.DefaultFlowStopThreshold,
 		FlowResumeThreshold: opts.DefaultFlowResumeThreshold,
-		FlowChanged: func(queue string, stopped bool, depth int, bytes int64) {
-			l := log.WithFields(logrus.Fields{"queue": queue, "depth": depth, "bytes": bytes})
-			if stopped {
-				l.Info("producer flow control on: the queue is above its flow stop level; new messages wait for acceptance until consumers drain it")
-			} else {
-				l.Info("producer flow control off: the queue is below its flow resume level")
-			}
-		},
+		FlowChanged:         flowLogger(log),
 	})
 	if err != nil {
 		return nil, err
@@ -229,3 +223,34 @@ func (b *Broker) Reload() {
 
 // HA is the broker's HA module, nil if it has none.
 func (b *Broker) HA() *ha.Module { return b.ha }
+
+// flowLogger logs a queue's producer flow control starting and ending: at
+// info level at most once a minute per queue (a queue that hovers at its
+// stop level flips many times a second), at debug level otherwise. It is
+// called with the queue locked: it only logs.
+func flowLogger(log *logrus.Logger) func(queue string, stopped bool, depth int, bytes int64) {
+	var mu sync.Mutex
+	last := map[string]time.Time{}
+	return func(queue string, stopped bool, depth int, bytes int64) {
+		level := logrus.DebugLevel
+		if stopped {
+			mu.Lock()
+			if len(last) > 1000 {
+				clear(last) // queues come and go: forget them now and then
+			}
+			if now := time.Now(); now.Sub(last[queue]) >= time.Minute {
+				last[queue], level = now, logrus.InfoLevel
+			}
+			mu.Unlock()
+		}
+		if !log.IsLevelEnabled(level) {
+			return
+		}
+		l := log.WithFields(logrus.Fields{"queue": queue, "depth": depth, "bytes": bytes})
+		if stopped {
+			l.Log(level, "producer flow control on: the queue is above its flow stop level; new messages wait for acceptance until consumers drain it (logged at most once a minute)")
+		} else {
+			l.Log(level, "producer flow control off: the queue is below its flow resume level")
+		}
+	}
+}

@@ -3,6 +3,7 @@ package brokerd
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -13,7 +14,7 @@ import (
 // live heap is collected many times a second, and collecting and handing
 // pages back to the system took a fifth of a replicating broker's CPU. qpidd
 // lets the heap grow to gcPercent more than what is live instead, below a
-// soft limit of half the memory it may use (the machine's, or its cgroup's
+// soft limit of half the memory it may use (the machine's, or its cgroups'
 // if lower): above the limit the collector works harder, so memory stays
 // bounded. GOGC or GOMEMLIMIT in the environment (systemd's Environment=)
 // leave the runtime's own settings alone.
@@ -27,7 +28,7 @@ func tuneGC(environ []string) int64 {
 			return 0
 		}
 	}
-	limit := memoryAvailable("/proc/meminfo", "/sys/fs/cgroup/memory.max") / 2
+	limit := memoryAvailable("/proc/meminfo", cgroupLimits("/proc/self/cgroup", "/sys/fs/cgroup")...) / 2
 	if limit <= 0 {
 		return 0
 	}
@@ -36,9 +37,34 @@ func tuneGC(environ []string) int64 {
 	return limit
 }
 
+// cgroupLimits lists the memory.max files that bound this process under
+// cgroup v2: its own cgroup's (a systemd unit's MemoryMax=) and every
+// parent's up to the root (a slice's, a container's).
+func cgroupLimits(selfCgroup, root string) []string {
+	b, err := os.ReadFile(selfCgroup)
+	if err != nil {
+		return nil
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		path, ok := strings.CutPrefix(line, "0::") // the v2 hierarchy
+		if !ok {
+			continue
+		}
+		var files []string
+		for dir := filepath.Join(root, path); ; dir = filepath.Dir(dir) {
+			files = append(files, filepath.Join(dir, "memory.max"))
+			if dir == root || !strings.HasPrefix(dir, root) {
+				return files
+			}
+		}
+	}
+	return nil
+}
+
 // memoryAvailable is the machine's memory (MemTotal of meminfo) or the
-// cgroup's limit (cgroup v2 memory.max) if lower; 0 if neither is known.
-func memoryAvailable(meminfo, cgroupMax string) int64 {
+// lowest of the cgroup limits (memory.max files) if lower; 0 if none is
+// known.
+func memoryAvailable(meminfo string, cgroupMax ...string) int64 {
 	var total int64
 	if f, err := os.Open(meminfo); err == nil {
 		sc := bufio.NewScanner(f)
@@ -53,9 +79,11 @@ func memoryAvailable(meminfo, cgroupMax string) int64 {
 		}
 		f.Close()
 	}
-	if b, err := os.ReadFile(cgroupMax); err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && (total == 0 || n < total) {
-			total = n // "max" (no limit) does not parse
+	for _, file := range cgroupMax {
+		if b, err := os.ReadFile(file); err == nil {
+			if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && (total == 0 || n < total) {
+				total = n // "max" (no limit) does not parse
+			}
 		}
 	}
 	return total

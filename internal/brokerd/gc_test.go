@@ -44,3 +44,38 @@ func TestTuneGCLeavesTheEnvironmentsChoice(t *testing.T) {
 		}
 	}
 }
+
+// The process's own cgroup and its parents bound it; the lowest limit wins.
+func TestCgroupLimits(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "cgroup")
+	unit := filepath.Join(root, "system.slice", "qpidd.service")
+	if err := os.MkdirAll(unit, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self := filepath.Join(dir, "self")
+	if err := os.WriteFile(self, []byte("1:cpu:/\n0::/system.slice/qpidd.service\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := cgroupLimits(self, root)
+	want := []string{filepath.Join(unit, "memory.max"), filepath.Join(root, "system.slice", "memory.max"), filepath.Join(root, "memory.max")}
+	if len(files) != len(want) {
+		t.Fatalf("files %v, want %v", files, want)
+	}
+	for i := range want {
+		if files[i] != want[i] {
+			t.Fatalf("files %v, want %v", files, want)
+		}
+	}
+	for file, v := range map[string]string{want[0]: "3000\n", want[1]: "max\n", want[2]: "5000\n"} {
+		if err := os.WriteFile(file, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := memoryAvailable(filepath.Join(dir, "no-meminfo"), files...); got != 3000 {
+		t.Fatalf("limit %d, want the unit's 3000", got)
+	}
+	if got := cgroupLimits(filepath.Join(dir, "none"), root); got != nil {
+		t.Fatalf("no cgroup file: %v", got)
+	}
+}
