@@ -102,9 +102,11 @@ func (b *backup) replicateFrom(addr string) error {
 	}
 	r := newReplicator(b, addr)
 	// A crashed node never answers the SYN: give up as a status check does,
-	// and try the next address (see peerConnectTimeout).
-	ctx, cancel := context.WithTimeout(b.stopped, min(b.m.cfg.HeartbeatInterval, peerConnectTimeout))
-	dc, done, err := driver.Dial(ctx, addr, cfg, r)
+	// and try the next address (see connectContext).
+	ctx, cancel := context.WithTimeout(b.stopped, b.m.cfg.HeartbeatInterval)
+	dctx, dcancel := connectContext(ctx, addr)
+	dc, done, err := driver.Dial(dctx, addr, cfg, r)
+	dcancel()
 	cancel()
 	if err != nil {
 		return err

@@ -123,6 +123,17 @@ func (m *Module) CheckPeers(timeout time.Duration) []PeerStatus {
 // which no bound short of that would cover.
 const peerConnectTimeout = 100 * time.Millisecond
 
+// connectContext bounds a connect to addr by peerConnectTimeout, within
+// ctx, when its host is an IP address. A host name is left ctx's time:
+// its lookup may take longer than a SYN's answer, and Go tries the
+// addresses it resolves to in turn.
+func connectContext(ctx context.Context, addr string) (context.Context, context.CancelFunc) {
+	if host, _, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) != nil {
+		return context.WithTimeout(ctx, peerConnectTimeout)
+	}
+	return context.WithCancel(ctx)
+}
+
 // request sends one management request to another broker over our own
 // engine, with the HA credentials (any mechanism, SCRAM-SHA-256 included),
 // as an administrator.
@@ -141,7 +152,7 @@ func (m *Module) request(ctx context.Context, addr, op, typ string, attrs map[st
 		HandshakeTimeout: time.Until(deadline),
 		Properties:       types.Map{{Key: types.Symbol(server.AdminProperty), Value: true}},
 	}
-	dctx, cancel := context.WithTimeout(ctx, peerConnectTimeout)
+	dctx, cancel := connectContext(ctx, addr)
 	dc, done, err := driver.Dial(dctx, addr, cfg, rq)
 	cancel()
 	if err != nil {

@@ -173,6 +173,9 @@ func UnmarshalEvent(payload []byte) (*Event, error) {
 	if ev.Txn, err = readText(d); err != nil {
 		return nil, fmt.Errorf("replication event: %w", err)
 	}
+	if d.Offset() > end {
+		return nil, errors.New("replication event: fields run past the end of its list")
+	}
 	d.Seek(end) // fields a later version may add
 	return ev, nil
 }

@@ -1,8 +1,10 @@
 package ha
 
 import (
+	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
@@ -137,5 +139,20 @@ func TestDamagedEvents(t *testing.T) {
 			c[i] = x
 			_, _ = UnmarshalEvent(c) // must not panic
 		}
+	}
+}
+
+// Connects to an IP address are bounded by peerConnectTimeout; a host
+// name keeps the caller's time for its lookup.
+func TestConnectContext(t *testing.T) {
+	parent, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for addr, short := range map[string]bool{"10.0.0.1:5672": true, "[::1]:5672": true, "broker1.example:5672": false, "nonsense": false} {
+		ctx, c := connectContext(parent, addr)
+		d, _ := ctx.Deadline()
+		if got := time.Until(d) <= peerConnectTimeout; got != short {
+			t.Errorf("%s: bounded by peerConnectTimeout %v, want %v", addr, got, short)
+		}
+		c()
 	}
 }

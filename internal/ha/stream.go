@@ -90,6 +90,14 @@ func (s *stream) push(it item) {
 			return
 		}
 	}
+	if s.head > 0 && len(s.buf) == cap(s.buf) {
+		// Full, with items sent at the front: move the rest down rather
+		// than grow (a backlog that never empties would otherwise keep
+		// every item ever pushed).
+		n := copy(s.buf, s.buf[s.head:])
+		clear(s.buf[n:])
+		s.buf, s.head = s.buf[:n], 0
+	}
 	s.buf = append(s.buf, it)
 	s.mu.Unlock()
 	select {
