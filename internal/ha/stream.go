@@ -90,10 +90,10 @@ func (s *stream) push(it item) {
 			return
 		}
 	}
-	if s.head > 0 && len(s.buf) == cap(s.buf) {
-		// Full, with items sent at the front: move the rest down rather
-		// than grow (a backlog that never empties would otherwise keep
-		// every item ever pushed).
+	if s.head >= len(s.buf)/2 && s.head > 0 && len(s.buf) == cap(s.buf) {
+		// Full, half of it items sent: move the rest down rather than
+		// grow (a backlog that never empties would otherwise keep every
+		// item ever pushed); with fewer sent, growing costs less.
 		n := copy(s.buf, s.buf[s.head:])
 		clear(s.buf[n:])
 		s.buf, s.head = s.buf[:n], 0
