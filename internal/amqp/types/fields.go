@@ -77,19 +77,11 @@ func (d *Decoder) compositeHeader(want uint64, name string) (n, end int, err err
 	if got != want {
 		return 0, 0, decodeErr("expected %s, found descriptor 0x%x", name, got)
 	}
-	code, err := d.readByte()
+	n, end, err = d.ReadList()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("%s: %w", name, err)
 	}
-	switch code {
-	case CodeListList0:
-		return 0, d.off, nil
-	case CodeListList8:
-		return d.compoundHeader(1)
-	case CodeListList32:
-		return d.compoundHeader(4)
-	}
-	return 0, 0, decodeErr("%s is not a list (code 0x%02x)", name, code)
+	return n, end, nil
 }
 
 func fieldErr(name string, i int, err error) error {
