@@ -63,6 +63,7 @@ type Broker struct {
 	queues    map[string]*Queue
 	exchanges map[string]*Exchange
 	observer  ConfigObserver
+	journal   Journal // the durable store, nil if none (set before serving)
 
 	txns txnLog // recently committed transactions
 }
@@ -130,6 +131,9 @@ func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created b
 	q = NewQueue(name, s)
 	q.broker = b
 	b.queues[name] = q
+	if b.journal != nil && s.Durable {
+		b.journal.QueueDeclared(q)
+	}
 	if b.observer != nil {
 		b.observer.QueueDeclared(q)
 	}
@@ -197,6 +201,9 @@ func (b *Broker) removeQueue(q *Queue) {
 	for _, e := range b.exchanges {
 		e.unbindQueue(q.name)
 	}
+	if b.journal != nil && q.jid != 0 {
+		b.journal.QueueDeleted(q) // its bindings and messages go with it
+	}
 	if b.observer != nil {
 		b.observer.QueueDeleted(q) // its bindings go with it
 	}
@@ -233,6 +240,9 @@ func (b *Broker) DeclareExchange(name, kind string, s ExchangeSettings) (e *Exch
 		return nil, false, err
 	}
 	b.exchanges[name] = e
+	if b.journal != nil && s.Durable {
+		b.journal.ExchangeDeclared(e)
+	}
 	if b.observer != nil {
 		b.observer.ExchangeDeclared(e)
 	}
@@ -281,6 +291,9 @@ func (b *Broker) DeleteExchange(name string, ifUnused bool) error {
 	e.deleted = true
 	e.bindings, e.byKey = nil, map[string][]*Binding{}
 	delete(b.exchanges, name)
+	if b.journal != nil && e.jid != 0 {
+		b.journal.ExchangeDeleted(e) // its bindings go with it
+	}
 	if b.observer != nil {
 		b.observer.ExchangeDeleted(e) // its bindings go with it
 	}
@@ -307,6 +320,9 @@ func (b *Broker) Bind(exchange, queue, key string, args Args) (*Binding, error) 
 	if err := e.bind(bd); err != nil {
 		return nil, err
 	}
+	if b.journal != nil && q.settings.Durable && durableExchange(e) {
+		b.journal.Bound(bd) // it replaces an identical binding, if any
+	}
 	if b.observer != nil {
 		b.observer.Bound(bd)
 	}
@@ -324,6 +340,9 @@ func (b *Broker) Unbind(exchange, queue, key string) error {
 	bd := e.unbind(queue, key)
 	if bd == nil {
 		return fmt.Errorf("%w: binding of %q to %q with key %q", ErrNotFound, queue, exchange, key)
+	}
+	if b.journal != nil && bd.jid != 0 {
+		b.journal.Unbound(bd)
 	}
 	if b.observer != nil {
 		b.observer.Unbound(bd)

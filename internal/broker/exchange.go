@@ -40,6 +40,7 @@ type Binding struct {
 	exchange *Exchange
 	pattern  []string // topic: the key split into words
 	headers  headerMatch
+	jid      uint64 // the journal's id, 0 if not durable
 }
 
 // From is the bound exchange.
@@ -59,6 +60,7 @@ type Exchange struct {
 	bindings []*Binding
 	byKey    map[string][]*Binding // direct: bindings by key
 	deleted  bool
+	jid      uint64 // the journal's id, 0 if not durable
 }
 
 func newExchange(name, kind string, s ExchangeSettings, builtin bool) (*Exchange, error) {

@@ -40,6 +40,8 @@ type Entry struct {
 	id           MessageID
 	hold         *Hold  // replication's (HA guard)
 	flow         *Hold  // producer flow control's
+	stored       *Hold  // the journal's: done once on disk
+	jid          uint64 // the journal's id, 0 if not stored
 	txn          string // the transaction that enqueued or consumed it
 }
 
@@ -131,6 +133,7 @@ type Queue struct {
 	name     string
 	settings QueueSettings
 	broker   *Broker // for dead-lettering and auto-delete; nil in isolation
+	jid      uint64  // the journal's id, 0 if not durable
 
 	mu        sync.Mutex
 	lanes     []*lane // by priority level, lowest first
@@ -229,6 +232,16 @@ func (q *Queue) EnqueueTx(m *message.Message, txn string) (*Entry, error) {
 		return nil, ErrQueueDeleted
 	}
 	size := int64(m.Size())
+	j := q.journaled()
+	if j != nil && !m.Header.Durable {
+		j = nil // a transient message stays in memory
+	}
+	if j != nil {
+		if err := j.Refusal(); err != nil {
+			q.mu.Unlock()
+			return nil, err
+		}
+	}
 	refuse := func() (*Entry, error) {
 		err := fmt.Errorf("%w: queue %s holds %d messages (%d bytes); limits %d messages, %d bytes",
 			ErrQueueFull, q.name, q.stats.Depth, q.stats.Bytes, q.settings.MaxCount, q.settings.MaxBytes)
@@ -266,6 +279,9 @@ func (q *Queue) EnqueueTx(m *message.Message, txn string) (*Entry, error) {
 	q.stats.Depth++
 	q.stats.Bytes += size
 	q.stats.Enqueues++
+	if j != nil {
+		e.stored = j.Enqueued(q, e)
+	}
 	if q.settings.Flow.enabled() {
 		q.flowEnqueued(e)
 	}
@@ -424,6 +440,11 @@ func (q *Queue) remove(e *Entry) {
 		q.completed = append(q.completed, e.hold) // it left the queue: safe
 	}
 	q.flowDequeued(e)
+	if e.jid != 0 {
+		if j := q.journaled(); j != nil {
+			j.Dequeued(q, e)
+		}
+	}
 	if q.observer != nil {
 		q.observer.Dequeued(q, e)
 	}
@@ -431,6 +452,16 @@ func (q *Queue) remove(e *Entry) {
 		delete(q.byID, e.id)
 	}
 	e.lane.trim()
+}
+
+// failed counts an unsuccessful delivery of an entry (q.mu held).
+func (q *Queue) failed(e *Entry) {
+	e.failures++
+	if e.jid != 0 {
+		if j := q.journaled(); j != nil {
+			j.Redelivered(q, e)
+		}
+	}
 }
 
 // makeAvailable returns an acquired entry to the queue (q.mu held); a
@@ -576,7 +607,8 @@ func (c *Consumer) AcceptTx(e *Entry, txn string) {
 }
 
 // Reject removes a message the consumer refused; it goes to the alternate
-// exchange if the queue has one.
+// exchange if the queue has one, before it leaves this queue: a crash in
+// between leaves a copy in the store, never none.
 func (c *Consumer) Reject(e *Entry) {
 	q := c.q
 	q.mu.Lock()
@@ -584,10 +616,14 @@ func (c *Consumer) Reject(e *Entry) {
 		q.mu.Unlock()
 		return
 	}
-	delete(c.owned, e.Pos)
-	q.remove(e)
-	q.unlock()
+	q.mu.Unlock()
 	q.deadLetter([]*message.Message{e.Msg})
+	q.mu.Lock()
+	if e.owner == c {
+		delete(c.owned, e.Pos)
+		q.remove(e)
+	}
+	q.unlock()
 }
 
 // Release returns a message to the queue for redelivery; failed counts the
@@ -601,7 +637,7 @@ func (c *Consumer) Release(e *Entry, failed bool) {
 	}
 	delete(c.owned, e.Pos)
 	if failed {
-		e.failures++
+		q.failed(e)
 	}
 	q.makeAvailable(e)
 	q.unlock()
@@ -625,7 +661,7 @@ func (c *Consumer) Close() {
 		}
 	}
 	for _, e := range c.owned {
-		e.failures++
+		q.failed(e)
 		q.makeAvailable(e)
 	}
 	c.owned = nil

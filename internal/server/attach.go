@@ -51,7 +51,7 @@ func errorFor(err error) *types.Error {
 		cond = types.CondResourceLocked
 	case errors.Is(err, broker.ErrQueueDeleted):
 		cond = types.CondResourceDeleted
-	case errors.Is(err, broker.ErrQueueFull):
+	case errors.Is(err, broker.ErrQueueFull), errors.Is(err, broker.ErrStoreFull):
 		cond = types.CondResourceLimitExceeded
 	case errors.Is(err, broker.ErrExists), errors.Is(err, broker.ErrInUse), errors.Is(err, broker.ErrBuiltin):
 		cond = types.CondPreconditionFailed

@@ -383,6 +383,9 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		if e != nil && e.FlowHold() != nil {
 			holds = append(holds, e.FlowHold())
 		}
+		if e != nil && e.StoreHold() != nil {
+			holds = append(holds, e.StoreHold()) // settled once on disk
+		}
 		c.routed[i] = nil
 	}
 	switch {
@@ -397,8 +400,8 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 }
 
 // acceptWhenReleased settles a delivery once every hold on its message is
-// done: each backup has it, or a consumer took it (the HA guard), and its
-// queues' producer flow control let it in.
+// done: each backup has it, or a consumer took it (the HA guard), its
+// queues' producer flow control let it in, and the store has it on disk.
 func (c *conn) acceptWhenReleased(p *producer, d *amqp.Delivery, holds []*broker.Hold) {
 	var left atomic.Int32
 	left.Store(int32(len(holds)))

@@ -245,6 +245,9 @@ func (c *conn) commit(t *txn) ([]*broker.Hold, error) {
 			if e != nil && e.FlowHold() != nil {
 				holds = append(holds, e.FlowHold()) // the commit waits like a transfer
 			}
+			if e != nil && e.StoreHold() != nil {
+				holds = append(holds, e.StoreHold())
+			}
 			c.routed[i] = nil
 		}
 	}
@@ -254,6 +257,11 @@ func (c *conn) commit(t *txn) ([]*broker.Hold, error) {
 		if h := b.CommitBarrier(t.name); h != nil {
 			holds = append(holds, h)
 		}
+	}
+	// The store applies the transaction's records together, once this is
+	// on disk: the commit is acknowledged then.
+	if h := c.srv.cfg.Broker.CommitJournal(t.name); h != nil {
+		holds = append(holds, h)
 	}
 	c.srv.cfg.Broker.RecordCommit(t.name)
 	c.log.WithField("txn", t.name).WithField("enqueues", len(t.sends)).WithField("outcomes", len(t.outcomes)).Debug("transaction committed")
