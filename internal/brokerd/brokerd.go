@@ -1,6 +1,6 @@
 // Package brokerd is the qpidd process: it turns options into a broker, an
-// AMQP server and (later) HA and store modules, serves until SIGTERM, and
-// shuts down closing every connection with amqp:connection:forced.
+// AMQP server, its store and HA modules, serves until SIGTERM, and shuts
+// down closing every connection with amqp:connection:forced.
 package brokerd
 
 import (
@@ -23,6 +23,7 @@ import (
 	"github.com/qpidha/qpidha/internal/ha"
 	"github.com/qpidha/qpidha/internal/mgmt"
 	"github.com/qpidha/qpidha/internal/server"
+	"github.com/qpidha/qpidha/internal/store"
 )
 
 // Broker is a running qpidd: its broker model and servers.
@@ -31,8 +32,9 @@ type Broker struct {
 	log    *logrus.Logger
 	broker *broker.Broker
 	server *server.Server
-	ha     *ha.Module // nil without ha-cluster or ha-queue-replication
-	users  *auth.DB   // nil with auth=no
+	ha     *ha.Module   // nil without ha-cluster or ha-queue-replication
+	store  *store.Store // nil without a store directory, or in an HA cluster
+	users  *auth.DB     // nil with auth=no
 	acl    *server.AccessControl
 	addrs  []net.Addr
 	// fatal is why the broker stopped itself (a stale primary), if it did:
@@ -61,8 +63,21 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	fatal := new(atomic.Pointer[string])
+	stopSelf := func(reason string) {
+		// The process shuts down (closing clients with
+		// amqp:connection:forced) and exits 1: a supervisor sees a failure.
+		log.WithField("reason", reason).Error("shutting down")
+		fatal.CompareAndSwap(nil, &reason)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}
+	st, err := openStore(opts, b, log, stopSelf)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range opts.Queues {
 		if _, _, err := b.DeclareQueue(name, broker.QueueSettings{}); err != nil {
+			closeStore(st)
 			return nil, fmt.Errorf("queue %s: %w", name, err)
 		}
 	}
@@ -72,13 +87,14 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		ContainerID: containerID(),
 	}
 	if scfg.ACL, err = server.LoadAccessControl(opts.ACLFilePath(), opts.QueuePatterns, opts.TopicPatterns, log); err != nil {
+		closeStore(st)
 		return nil, err
 	}
 	var users *auth.DB
 	var haMod *ha.Module
-	fatal := new(atomic.Pointer[string])
 	if opts.HACluster || opts.HAQueueReplication {
-		if haMod, err = newHA(opts, b, log, scfg.ACL.AdminAllowed, fatal); err != nil {
+		if haMod, err = newHA(opts, b, log, scfg.ACL.AdminAllowed, stopSelf); err != nil {
+			closeStore(st)
 			return nil, err
 		}
 		scfg.Extension = haMod
@@ -87,11 +103,16 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		scfg.IdleTimeout = opts.LinkHeartbeatInterval
 		scfg.ContainerID = haMod.BrokerID()
 	}
-	agent := mgmt.NewAgent(mgmt.Config{Broker: b, Name: scfg.ContainerID, Version: Version, Port: opts.Port})
+	mcfg := mgmt.Config{Broker: b, Name: scfg.ContainerID, Version: Version, Port: opts.Port}
+	if st != nil {
+		mcfg.Store = st
+	}
+	agent := mgmt.NewAgent(mcfg)
 	scfg.Management = agent
 	if opts.Auth {
 		db, err := auth.Open(opts.AuthDatabase, opts.Realm)
 		if err != nil {
+			closeStore(st)
 			return nil, fmt.Errorf("auth-database: %w", err)
 		}
 		if w := auth.StartupWarning(db); w != "" {
@@ -109,12 +130,56 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		haMod.SetServer(srv)
 		haMod.RegisterManagement(agent)
 	}
-	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod, users: users, acl: scfg.ACL, fatal: fatal}, nil
+	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod, store: st, users: users, acl: scfg.ACL, fatal: fatal}, nil
+}
+
+// openStore opens the store of a standalone broker and restores what it
+// holds into the broker; nil without a store directory and in an HA
+// cluster, whose brokers keep durable messages in memory and on their
+// backups. A failed write stops the broker.
+func openStore(opts *config.Options, b *broker.Broker, log *logrus.Logger, stopSelf func(string)) (*store.Store, error) {
+	dir := opts.StorePath()
+	explicit := opts.Source("store-dir") != "default" || opts.Truncate
+	switch {
+	case opts.HACluster:
+		if explicit {
+			log.Warn("store-dir, truncate: no effect with ha-cluster=yes: cluster brokers keep durable queues and persistent messages in memory and on their backups, not in a store on disk")
+		}
+		return nil, nil
+	case dir == "":
+		log.Info("no store (no-data-dir and no store-dir): durable queues and persistent messages are kept in memory only")
+		return nil, nil
+	}
+	st, rec, err := store.Open(store.Config{
+		Dir:      dir,
+		Truncate: opts.Truncate,
+		Log:      log,
+		OnFatal:  func(err error) { stopSelf("the store failed: " + err.Error()) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := rec.Restore(b); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("store %s: %w", dir, err)
+	}
+	b.SetJournal(st)
+	log.WithFields(logrus.Fields{
+		"queues": len(rec.Queues), "exchanges": len(rec.Exchanges), "bindings": len(rec.Bindings),
+		"messages": rec.Messages(), "position": rec.Journal.Last, "took": rec.Took.Round(time.Millisecond).String(),
+	}).Infof("store %s: recovered", dir)
+	return st, nil
+}
+
+func closeStore(st *store.Store) {
+	if st != nil {
+		_ = st.Close()
+	}
 }
 
 // newHA creates the HA module from the ha-* options; admin says which
 // identities may administer the broker (promote, replicate; reach a backup).
-func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger, admin func(string) bool, fatal *atomic.Pointer[string]) (*ha.Module, error) {
+func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger, admin func(string) bool, stopSelf func(string)) (*ha.Module, error) {
 	var addrs []string
 	for _, a := range opts.HABrokersURL.Addrs {
 		addrs = append(addrs, a.HostPort())
@@ -140,14 +205,9 @@ func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger, admin fun
 		DataDir:             dataDir,
 		AdminAllowed:        admin,
 		OnStatus:            func(line string) { _ = daemon.Status(line) },
-		Exit: func(reason string) {
-			// A stale primary stops serving: the process shuts down (closing
-			// clients with amqp:connection:forced) and the cluster manager
-			// restarts it as a backup.
-			log.WithField("reason", reason).Error("shutting down")
-			fatal.CompareAndSwap(nil, &reason)
-			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
-		},
+		// A stale primary stops serving; the cluster manager restarts it
+		// as a backup.
+		Exit: stopSelf,
 	}, b, log)
 }
 
@@ -198,6 +258,11 @@ func (b *Broker) Stop() {
 		b.ha.Stop()
 	}
 	b.server.Shutdown(10 * time.Second)
+	if b.store != nil {
+		if err := b.store.Close(); err != nil {
+			b.log.WithError(err).Error("store: closing")
+		}
+	}
 }
 
 // Reload re-reads the user database and the ACL file (SIGHUP); a file

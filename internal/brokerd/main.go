@@ -9,12 +9,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/qpidha/qpidha/internal/config"
 	"github.com/qpidha/qpidha/internal/daemon"
+	"github.com/qpidha/qpidha/internal/store"
 )
 
 // Version is set at build time.
@@ -48,6 +50,8 @@ func Main(args, environ []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	switch {
+	case opts.CheckStore:
+		return checkStore(opts, stdout, stderr)
 	case opts.Check || opts.Quit || opts.Kill:
 		return control(opts, stdout, stderr)
 	case opts.Daemon && child == nil:
@@ -163,6 +167,14 @@ func serve(opts *config.Options, warnings, environ []string, child *daemon.Child
 		}
 		defer lock.Release()
 	}
+	// A store directory outside the data directory is locked like it.
+	if dir := opts.StorePath(); dir != "" && !opts.HACluster && !(hasDataDir && within(dir, opts.DataDir)) {
+		lock, err := daemon.LockDataDir(dir)
+		if err != nil {
+			return fail(fmt.Errorf("store-dir: %w", err))
+		}
+		defer lock.Release()
+	}
 	b, err := New(opts, log)
 	if err != nil {
 		return fail(err)
@@ -214,6 +226,56 @@ func serve(opts *config.Options, warnings, environ []string, child *daemon.Child
 	b.Stop()
 	if reason := b.Fatal(); reason != "" {
 		return 1 // it stopped itself: a failure, for systemd and the init scripts
+	}
+	return 0
+}
+
+// within reports whether dir is root or below it.
+func within(dir, root string) bool {
+	a, err1 := filepath.Abs(dir)
+	r, err2 := filepath.Abs(root)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(r, a)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// checkStore is --check-store: the store of a stopped broker, checked
+// without changing it.
+func checkStore(opts *config.Options, stdout, stderr io.Writer) int {
+	dir := opts.StorePath()
+	if dir == "" {
+		fmt.Fprintln(stderr, "qpidd: --check-store: no store directory (no-data-dir and no store-dir): give --store-dir or --data-dir")
+		return 1
+	}
+	if _, err := os.Stat(dir); err != nil {
+		fmt.Fprintf(stderr, "qpidd: --check-store: no store at %s: %s\n", dir, daemon.Reason(err))
+		return 1
+	}
+	lock, err := daemon.LockDataDir(dir)
+	if err != nil {
+		var le *daemon.LockError
+		if errors.As(err, &le) && errors.Is(le.Err, syscall.EWOULDBLOCK) {
+			who := "a broker"
+			if le.Holder > 0 {
+				who = fmt.Sprintf("a broker (pid %d)", le.Holder)
+			}
+			fmt.Fprintf(stderr, "qpidd: --check-store: %s is using the store in %s: stop it first (its journal is being written)\n", who, dir)
+			return 1
+		}
+		fmt.Fprintf(stderr, "qpidd: --check-store: %v\n", err)
+		return 1
+	}
+	defer lock.Release()
+	rep, err := store.Check(dir, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "qpidd: --check-store: %v\n", err)
+		return 1
+	}
+	rep.Write(stdout)
+	if !rep.Healthy() {
+		return 1
 	}
 	return 0
 }

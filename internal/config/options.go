@@ -96,8 +96,9 @@ type Options struct {
 	LinkHeartbeatInterval   time.Duration // link-heartbeat-interval
 
 	// Store
-	StoreDir string // store-dir ("" = data-dir)
-	Truncate bool   // truncate
+	StoreDir   string // store-dir ("" = data-dir)
+	Truncate   bool   // truncate
+	CheckStore bool   // check-store
 
 	sources map[string]string
 }
@@ -210,7 +211,7 @@ var options = []*option{
 		help:  "Read options from FILE (name=value lines); a missing default file is fine, a missing named one is an error; empty: read none",
 		field: func(o *Options) any { return &o.Config }},
 	{name: "data-dir", kind: kindString, arg: "DIR", def: "/var/lib/qpidd", group: groupGeneral,
-		help:  "Directory for the broker's persistent data: lock file, HA epoch, store",
+		help:  "Directory for the broker's persistent data: lock file, HA state, and the store of a standalone broker (unless store-dir)",
 		field: func(o *Options) any { return &o.DataDir }},
 	{name: "no-data-dir", kind: kindBool, arg: "yes|no", def: "no", group: groupGeneral,
 		help:  "Use no data directory: nothing persistent is loaded or stored",
@@ -410,6 +411,9 @@ var options = []*option{
 	{name: "truncate", kind: kindBool, arg: "yes|no", def: "no", group: groupStore,
 		help:  "Discard the store's contents at start instead of recovering them",
 		field: func(o *Options) any { return &o.Truncate }},
+	{name: "check-store", kind: kindSwitch, group: groupStore,
+		help:  "Check the store of a stopped broker and exit: verify every record's checksum, print its durable queues, messages, bytes and position; exit 0 if a start would recover everything on disk, 1 if not",
+		field: func(o *Options) any { return &o.CheckStore }},
 }
 
 // Obsolete options of the original: accepted so that existing qpidd.conf

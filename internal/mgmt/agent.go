@@ -79,6 +79,9 @@ type Config struct {
 	Port int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Store, if the broker has one, gives the store's figures (the store
+	// object); nil: the broker has no store.
+	Store interface{ Attributes() map[string]any }
 }
 
 // Agent answers management requests: it implements server.Management.
@@ -197,6 +200,12 @@ func (a *Agent) Serve(req *Request) (resp Response) {
 	resp = h.Handle(req)
 	if resp.Status == 0 {
 		resp = Errorf(StatusInternalError, "%s of %s gave no status", req.Operation, req.Type)
+	}
+	// A change is answered once it is on disk (the store's journal).
+	if resp.Success() && (req.Operation == OpCreate || req.Operation == OpDelete) {
+		if err := a.cfg.Broker.SyncJournal(); err != nil {
+			resp = Errorf(StatusInternalError, "%s of %s: done, but the store could not write it to disk: %v", req.Operation, req.Type, err)
+		}
 	}
 	return resp
 }

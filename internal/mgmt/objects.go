@@ -20,6 +20,8 @@ var (
 	bindingAttributes    = []string{"name", "exchange", "queue", "key", "arguments"}
 	brokerAttributes     = []string{"name", "version", "port", "uptime", "started", "connectionCount", "queueCount", "exchangeCount"}
 	connectionAttributes = []string{"id", "remote", "container", "user", "admin", "opened", "properties"}
+	storeAttributes      = []string{"name", "directory", "journalFiles", "journalBytes", "liveBytes", "durableQueues", "messages",
+		"syncedPosition", "syncs", "records", "recordsPerSync", "syncLatencyUs", "maxSyncLatencyUs", "diskFull", "reclaimedFiles"}
 )
 
 func (a *Agent) registerBrokerTypes() {
@@ -47,6 +49,14 @@ func (a *Agent) registerBrokerTypes() {
 			return query(req, "broker", brokerAttributes, []map[string]any{a.brokerAttrs()})
 		},
 	})
+	if a.cfg.Store != nil {
+		a.Register(TypeStore, Operations{
+			OpRead: func(*Request) Response { return OK(a.cfg.Store.Attributes()) },
+			OpQuery: func(req *Request) Response {
+				return query(req, "store", storeAttributes, []map[string]any{a.cfg.Store.Attributes()})
+			},
+		})
+	}
 	a.Register(TypeConnection, Operations{
 		OpRead:  a.readConnection,
 		OpQuery: func(req *Request) Response { return query(req, "connection", connectionAttributes, a.connectionList()) },

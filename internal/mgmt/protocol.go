@@ -31,6 +31,7 @@ const (
 	TypeExchange   = wire.TypeExchange
 	TypeBinding    = wire.TypeBinding
 	TypeBroker     = wire.TypeBroker
+	TypeStore      = wire.TypeStore
 	TypeConnection = wire.TypeConnection
 
 	StatusOK             = wire.StatusOK

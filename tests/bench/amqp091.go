@@ -16,15 +16,15 @@ import (
 type amqp091Client struct{ o options }
 
 func (c *amqp091Client) prepare(ctx context.Context) error {
-	return declare091(c.o.url, "", "", c.o.address, c.o.queueType)
+	return declare091(c.o.url, "", "", c.o.address, c.o.queueType, c.o.persistent)
 }
 
 // declare091 declares a queue (not auto-deleted, not exclusive) through AMQP
 // 0-9-1. user and password, when set, replace the URL's. queueType "" or
-// "classic" declares a classic queue, durable=false; any other type (RabbitMQ:
-// quorum, stream) goes in the x-queue-type argument, durable=true, as
-// RabbitMQ requires of those types.
-func declare091(rawURL, user, password, name, queueType string) error {
+// "classic" declares a classic queue, durable as asked; any other type
+// (RabbitMQ: quorum, stream) goes in the x-queue-type argument,
+// durable=true, as RabbitMQ requires of those types.
+func declare091(rawURL, user, password, name, queueType string, durable bool) error {
 	if user != "" {
 		u, err := url.Parse(rawURL)
 		if err != nil {
@@ -42,7 +42,7 @@ func declare091(rawURL, user, password, name, queueType string) error {
 	if err != nil {
 		return err
 	}
-	durable, args := false, amqp091.Table(nil)
+	args := amqp091.Table(nil)
 	if queueType != "" && queueType != "classic" {
 		durable, args = true, amqp091.Table{"x-queue-type": queueType}
 	}
@@ -75,6 +75,7 @@ type amqp091Sender struct {
 	conn  *amqp091.Connection
 	ch    *amqp091.Channel
 	queue string
+	mode  uint8 // delivery mode: 2 persistent, 0 the broker's default (transient)
 }
 
 func (c *amqp091Client) newSender(ctx context.Context) (sender, error) {
@@ -86,13 +87,17 @@ func (c *amqp091Client) newSender(ctx context.Context) (sender, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &amqp091Sender{conn, ch, c.o.address}, nil
+	var mode uint8
+	if c.o.persistent {
+		mode = amqp091.Persistent
+	}
+	return &amqp091Sender{conn, ch, c.o.address, mode}, nil
 }
 
 // send returns once the publish is written; the confirm arrives later.
 func (s *amqp091Sender) send(ctx context.Context, body []byte) (confirmation, error) {
 	dc, err := s.ch.PublishWithDeferredConfirmWithContext(ctx, "", s.queue, false, false,
-		amqp091.Publishing{Body: body})
+		amqp091.Publishing{Body: body, DeliveryMode: s.mode})
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func (c *amqp1Client) prepare(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("-declare needs a /queue/NAME or /amq/queue/NAME address, not %q", c.o.address)
 	}
-	return declare091(c.o.url, c.o.user, c.o.password, name, c.o.queueType)
+	return declare091(c.o.url, c.o.user, c.o.password, name, c.o.queueType, c.o.persistent)
 }
 
 func (c *amqp1Client) connect(ctx context.Context) (*goamqp.Conn, *goamqp.Session, error) {
@@ -53,8 +53,9 @@ func (c *amqp1Client) connect(ctx context.Context) (*goamqp.Conn, *goamqp.Sessio
 }
 
 type amqp1Sender struct {
-	conn *goamqp.Conn
-	snd  *goamqp.Sender
+	conn       *goamqp.Conn
+	snd        *goamqp.Sender
+	persistent bool
 }
 
 func (c *amqp1Client) newSender(ctx context.Context) (sender, error) {
@@ -67,12 +68,16 @@ func (c *amqp1Client) newSender(ctx context.Context) (sender, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &amqp1Sender{conn, snd}, nil
+	return &amqp1Sender{conn, snd, c.o.persistent}, nil
 }
 
 // send returns once the transfer is written; its outcome arrives later.
 func (s *amqp1Sender) send(ctx context.Context, body []byte) (confirmation, error) {
-	r, err := s.snd.SendWithReceipt(ctx, goamqp.NewMessage(body), nil)
+	m := goamqp.NewMessage(body)
+	if s.persistent {
+		m.Header = &goamqp.MessageHeader{Durable: true}
+	}
+	r, err := s.snd.SendWithReceipt(ctx, m, nil)
 	if err != nil {
 		return nil, err
 	}

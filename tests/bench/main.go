@@ -51,6 +51,7 @@ type options struct {
 	n, size, window, senders, receivers    int
 	credit, creditBatch, gcPercent         int
 	declare, autoCredit, coalesce          bool
+	persistent                             bool
 	timeout                                time.Duration
 }
 
@@ -90,6 +91,7 @@ func main() {
 	flag.StringVar(&o.password, "password", "", "amqp1: SASL PLAIN password")
 	flag.BoolVar(&o.declare, "declare", false, "amqp1: declare the queue of a /queue/NAME or /amq/queue/NAME address through AMQP 0-9-1 first (RabbitMQ)")
 	flag.StringVar(&o.queueType, "queue-type", "", "amqp091, and amqp1 with -declare: the queue's x-queue-type (RabbitMQ: quorum; durable then); default classic, durable=false")
+	flag.BoolVar(&o.persistent, "persistent", false, "persistent messages (amqp1: header durable; amqp091: delivery mode 2) to a durable queue (amqp091 and -declare: a classic queue is declared durable)")
 	flag.BoolVar(&o.autoCredit, "autocredit", false, "amqp1: let go-amqp manage link credit (stalls against RabbitMQ 3.10; see amqp1Receiver)")
 	flag.StringVar(&o.label, "label", "", "label printed with the result")
 	flag.StringVar(&o.role, "role", "both", "both, send (senders only) or recv (receivers only; prints the result)")

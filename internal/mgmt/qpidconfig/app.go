@@ -64,7 +64,8 @@ Replication levels:
     configuration  - replicate queue and exchange existence and bindings, but not messages.
     all            - replicate configuration and messages
 
-<type> of add, del and list: queue, exchange, binding, broker, connection, or a
+<type> of add, del and list: queue, exchange, binding, broker, connection, store
+(the durable store's figures: list store --show-property journalBytes ...), or a
 full management type name such as org.apache.qpid.broker:queue.
 
 Exit status: 0 success; 1 failure ("Error: <reason>"); 2 usage error.

@@ -545,6 +545,7 @@ var defaultProperties = map[string][]string{
 	"binding":    {"exchange", "queue", "key", "arguments"},
 	"broker":     {"name", "version", "port", "uptime", "connectionCount", "queueCount", "exchangeCount"},
 	"connection": {"id", "remote", "container", "user", "admin", "opened"},
+	"store":      {"directory", "journalBytes", "messages", "syncedPosition", "recordsPerSync", "syncLatencyUs", "diskFull"},
 }
 
 func listObjects(typ string, show []string) command {

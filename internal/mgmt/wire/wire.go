@@ -36,6 +36,7 @@ const (
 	TypeBinding    = "org.apache.qpid.broker:binding"
 	TypeBroker     = "org.apache.qpid.broker:broker"
 	TypeConnection = "org.apache.qpid.broker:connection"
+	TypeStore      = "org.apache.qpid.broker:store"
 )
 
 // Status codes of responses (HTTP's, as the draft uses them).

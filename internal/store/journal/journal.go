@@ -505,6 +505,9 @@ func (j *Journal) flush() error {
 	w.last = j.appended
 	j.mu.Unlock()
 	if len(w.todo) == 0 && len(w.dirty) == 0 && !w.created {
+		// Everything appended is on disk: a Sync that came in after the
+		// last batch waits for nothing.
+		j.complete()
 		return nil
 	}
 
@@ -584,15 +587,21 @@ func (j *Journal) flush() error {
 	j.synced.Store(w.last)
 	j.mu.Unlock()
 
+	j.complete()
+	if j.cfg.AfterSync != nil {
+		j.cfg.AfterSync()
+	}
+	return nil
+}
+
+// complete tells the waiters of the batch synced.
+func (j *Journal) complete() {
+	w := &j.w
 	for i, x := range w.waiters {
 		x.c.Complete()
 		w.waiters[i] = waiter{}
 	}
 	w.waiters = w.waiters[:0]
-	if j.cfg.AfterSync != nil {
-		j.cfg.AfterSync()
-	}
-	return nil
 }
 
 func (j *Journal) addWritten(n int64) {

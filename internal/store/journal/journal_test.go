@@ -313,3 +313,32 @@ func TestRemoveOldestKeepsTheNewest(t *testing.T) {
 		t.Fatalf("the position went back: next LSN %d", lsn)
 	}
 }
+
+// A Sync with nothing left to write returns at once, also when it comes
+// in while a batch is being synced (its waiter then rides on an empty one).
+func TestSyncWithNothingToWrite(t *testing.T) {
+	fsys := vfs.NewMem()
+	j, _, err := Open(Config{FS: fsys, Dir: "journal"}, func(Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 0, 1)
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// A waiter left for a batch with nothing in it.
+	j.mu.Lock()
+	done := make(chanCompleter)
+	j.waiters = append(j.waiters, waiter{lsn: j.appended, c: done})
+	j.mu.Unlock()
+	j.kick <- struct{}{}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiter with nothing to write was never completed")
+	}
+}
