@@ -43,6 +43,9 @@ type Config struct {
 	Truncate bool
 	// Manual runs no goroutines: tests call Flush and Reclaim.
 	Manual bool
+	// RetryInterval is how often writing is tried again while the disk is
+	// full (default 1 s).
+	RetryInterval time.Duration
 	// Log is where the store reports (nil: nowhere).
 	Log *logrus.Logger
 	// OnFatal is called once when a write or sync failed for another
@@ -168,13 +171,14 @@ func Open(cfg Config) (*Store, *Recovered, error) {
 	began := time.Now()
 	rs := newReplay()
 	j, rec, err := journal.Open(journal.Config{
-		FS:          s.fs,
-		Dir:         JournalDir,
-		SegmentSize: cfg.SegmentSize,
-		Manual:      cfg.Manual,
-		OnFatal:     s.fatal,
-		OnFull:      s.full,
-		AfterSync:   s.kickReclaim,
+		FS:            s.fs,
+		Dir:           JournalDir,
+		SegmentSize:   cfg.SegmentSize,
+		Manual:        cfg.Manual,
+		RetryInterval: cfg.RetryInterval,
+		OnFatal:       s.fatal,
+		OnFull:        s.full,
+		AfterSync:     s.kickReclaim,
 	}, rs.record)
 	if err != nil {
 		if errors.Is(err, journal.ErrVersion) {
