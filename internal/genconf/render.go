@@ -52,7 +52,7 @@ func (s *Spec) QpiddConf(i int) []byte {
 		{secCreds, credentialsIntro(user, realm, s.File.Broker.ACLFile != "")},
 		{secTiming, []string{"Failure detection and recovery (manual 1.12.12.3)."}},
 		{secLocal, []string{
-			"The AMQP port and the data directory (lock, HA state, store); the resource",
+			"The AMQP port and the data directory (lock, HA state); the resource",
 			"agent's port and data_dir parameters have the same values."}},
 		{secSecurity, []string{"Authentication and access control (manual 1.12.9)."}},
 		{secExtra, []string{"More options ([broker] options)."}},
