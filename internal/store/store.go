@@ -16,7 +16,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"strings"
 	"sync"
 	"time"
 
@@ -646,14 +645,3 @@ func (s *Store) Attributes() map[string]any {
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
-
-// describe is a short text of what a recovery found.
-func describe(r *Recovered) string {
-	n := 0
-	for _, q := range r.Queues {
-		n += len(q.Messages)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d durable queues, %d exchanges, %d bindings, %d persistent messages", len(r.Queues), len(r.Exchanges), len(r.Bindings), n)
-	return b.String()
-}
