@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"sync"
 	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
@@ -35,6 +36,19 @@ type conn struct {
 	routed    []*broker.Queue
 	scratch   []byte          // message encoding buffer, copied by the engine
 	txns      map[string]*txn // declared transactions by id
+
+	// Deliveries whose holds are all done, to settle in one pass on the
+	// connection (holds complete in batches: a journal sync, a backup's
+	// acknowledgements), and whether that pass is queued.
+	settleMu        sync.Mutex
+	toSettle        []heldDelivery
+	settleScheduled atomic.Bool
+	settling        []heldDelivery
+}
+
+type heldDelivery struct {
+	p *producer
+	d *amqp.Delivery
 }
 
 // consumer is a link sending a queue's messages to the client.
@@ -408,17 +422,46 @@ func (c *conn) acceptWhenReleased(p *producer, d *amqp.Delivery, holds []*broker
 	p.held++
 	settle := func() {
 		if left.Add(-1) == 0 {
-			c.dc.Inject(func() {
-				p.held--
-				d.Update(&types.Accepted{}, true)
-				c.replenish(p)
-			})
+			c.readyToSettle(p, d)
 		}
 	}
 	for _, h := range holds {
 		if !h.Wait(settle) {
 			settle()
 		}
+	}
+}
+
+// readyToSettle queues a delivery whose holds are done; one pass on the
+// connection settles every delivery queued by then (from any goroutine).
+func (c *conn) readyToSettle(p *producer, d *amqp.Delivery) {
+	c.settleMu.Lock()
+	c.toSettle = append(c.toSettle, heldDelivery{p, d})
+	c.settleMu.Unlock()
+	if c.settleScheduled.CompareAndSwap(false, true) {
+		c.dc.Inject(c.settleReady)
+	}
+}
+
+// settleReady accepts the deliveries queued by readyToSettle and tops up
+// their producers' credit (engine locked).
+func (c *conn) settleReady() {
+	c.settleScheduled.Store(false)
+	c.settleMu.Lock()
+	c.settling, c.toSettle = c.toSettle, c.settling[:0]
+	c.settleMu.Unlock()
+	var last *producer
+	for i, h := range c.settling {
+		h.p.held--
+		h.d.Update(&types.Accepted{}, true)
+		if h.p != last && last != nil {
+			c.replenish(last)
+		}
+		last = h.p
+		c.settling[i] = heldDelivery{}
+	}
+	if last != nil {
+		c.replenish(last)
 	}
 }
 

@@ -187,7 +187,7 @@ func TestRecoveryAllocationBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		j.Append(kinds[name], payload, nil)
+		j.Append(kinds[name], nil, payload)
 		j.Close()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)

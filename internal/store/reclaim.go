@@ -94,7 +94,17 @@ func (s *Store) carry(old journal.SegmentInfo) (bool, error) {
 		data    []byte
 	}
 	var msgs []enq
-	err := s.j.Read(old.Seq, func(r journal.Record) error {
+	s.mu.Lock()
+	sl := s.segs[old.Seq]
+	withMsgs := sl != nil && sl.msgs > 0
+	s.mu.Unlock()
+	read := func(fn func(journal.Record) error) error {
+		if !withMsgs {
+			return nil // only declarations live there: they are in memory
+		}
+		return s.j.Read(old.Seq, fn)
+	}
+	err := read(func(r journal.Record) error {
 		if r.Type != recEnqueue {
 			return nil
 		}
@@ -110,10 +120,10 @@ func (s *Store) carry(old journal.SegmentInfo) (bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	move := func(l *loc, typ byte, payload []byte) {
-		if nl, ok := s.append(typ, payload, nil); ok {
-			s.dead(*l)
-			s.live(nl)
+	move := func(l *loc, msg bool, typ byte, payload ...[]byte) {
+		if nl, ok := s.append(typ, nil, payload...); ok {
+			s.dead(*l, msg)
+			s.live(nl, msg)
 			*l = nl
 			s.carried++
 		}
@@ -121,17 +131,17 @@ func (s *Store) carry(old journal.SegmentInfo) (bool, error) {
 	// In the order of their ids, so that a replayed test writes the same.
 	for _, id := range sortedKeys(s.exchanges) {
 		if x := s.exchanges[id]; x.seq == old.Seq {
-			move(&x.loc, recExchange, x.payload)
+			move(&x.loc, false, recExchange, x.payload)
 		}
 	}
 	for _, id := range sortedKeys(s.queues) {
 		if q := s.queues[id]; q.seq == old.Seq {
-			move(&q.loc, recQueue, q.payload)
+			move(&q.loc, false, recQueue, q.payload)
 		}
 	}
 	for _, id := range sortedKeys(s.bindings) {
 		if b := s.bindings[id]; b.seq == old.Seq {
-			move(&b.loc, recBind, b.payload)
+			move(&b.loc, false, recBind, b.payload)
 		}
 	}
 	for _, m := range msgs {
@@ -146,7 +156,7 @@ func (s *Store) carry(old journal.SegmentInfo) (bool, error) {
 		e.txn = mo.txn // 0 once its transaction committed
 		e.failures = mo.failures
 		s.scratch = e.append(s.scratch[:0])
-		move(&mo.loc, recEnqueue, s.scratch)
+		move(&mo.loc, true, recEnqueue, s.scratch)
 	}
 	return true, nil
 }

@@ -307,7 +307,7 @@ func (rs *replay) finish(s *Store) (*Recovered, error) {
 		out.Exchanges = append(out.Exchanges, RecoveredExchange{ID: id, Name: x.name, Type: x.kind, Identity: x.identity, Args: x.args})
 		if s != nil {
 			s.exchanges[id] = &exchangeObj{loc: x.loc, name: x.name, payload: x.payload, bindings: map[uint64]struct{}{}}
-			s.live(x.loc)
+			s.live(x.loc, false)
 		}
 	}
 	qids := make([]uint64, 0, len(rs.queues))
@@ -321,8 +321,8 @@ func (rs *replay) finish(s *Store) (*Recovered, error) {
 		index[id] = len(out.Queues)
 		out.Queues = append(out.Queues, RecoveredQueue{ID: id, Name: q.name, Identity: q.identity, Args: q.args})
 		if s != nil {
-			s.queues[id] = &queueObj{loc: q.loc, name: q.name, payload: q.payload, msgs: map[uint64]struct{}{}, bindings: map[uint64]struct{}{}}
-			s.live(q.loc)
+			s.queues[id] = &queueObj{loc: q.loc, name: q.name, payload: q.payload, bindings: map[uint64]struct{}{}}
+			s.live(q.loc, false)
 		}
 	}
 	bids := make([]uint64, 0, len(rs.bindings))
@@ -347,7 +347,7 @@ func (rs *replay) finish(s *Store) (*Recovered, error) {
 			if xo := s.exchanges[b.exchange]; xo != nil {
 				xo.bindings[id] = struct{}{}
 			}
-			s.live(b.loc)
+			s.live(b.loc, false)
 		}
 	}
 	mids := make([]uint64, 0, len(rs.msgs))
@@ -379,8 +379,7 @@ func (rs *replay) finish(s *Store) (*Recovered, error) {
 		q.Bytes += int64(len(m.msg))
 		if s != nil {
 			s.msgs[id] = &msgObj{loc: m.loc, queue: m.queue, failures: m.failures}
-			s.queues[m.queue].msgs[id] = struct{}{}
-			s.live(m.loc)
+			s.live(m.loc, true)
 		}
 	}
 	return out, nil

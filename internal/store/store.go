@@ -86,6 +86,7 @@ type loc struct {
 // segLive is what lives in a segment: it can go when nothing does.
 type segLive struct {
 	records int
+	msgs    int // of which messages (the others are declarations, in memory)
 	bytes   int64
 }
 
@@ -93,7 +94,6 @@ type queueObj struct {
 	loc
 	name     string
 	payload  []byte // the record, to carry forward
-	msgs     map[uint64]struct{}
 	bindings map[uint64]struct{}
 }
 
@@ -174,6 +174,7 @@ func Open(cfg Config) (*Store, *Recovered, error) {
 		Dir:           JournalDir,
 		SegmentSize:   cfg.SegmentSize,
 		Manual:        cfg.Manual,
+		Preallocate:   !cfg.Manual,
 		RetryInterval: cfg.RetryInterval,
 		OnFatal:       s.fatal,
 		OnFull:        s.full,
@@ -193,8 +194,12 @@ func Open(cfg Config) (*Store, *Recovered, error) {
 	}
 	recovered.Journal = rec
 	recovered.Took = time.Since(began)
-	if d := rec.Damage; d != nil {
-		s.log.WithField("damage", d.String()).Warn("store: the journal ends in a torn or damaged record (a crash or power loss while writing): recovered everything before it, dropped the rest (it was never acknowledged if only the tail was torn)")
+	switch d := rec.Damage; {
+	case d == nil:
+	case len(d.Later) == 0:
+		s.log.WithField("damage", d.String()).Warn("store: the journal ends in a torn or damaged record (what a crash or power loss while writing leaves): recovered everything before it and cut the rest, which was never acknowledged")
+	default:
+		s.log.WithField("damage", d.String()).Error("store: the journal is damaged before its end (not a torn write: a disk or file error): recovered everything before the damage; the records after it are lost, and the later files were renamed *.dropped for inspection")
 	}
 	if recovered.DroppedTxns > 0 {
 		s.log.WithField("transactions", recovered.DroppedTxns).Info("store: dropped the records of transactions whose commit was not on disk")
@@ -271,30 +276,42 @@ func (s *Store) newID() uint64 {
 	return s.nextID
 }
 
-// append adds a record (s.mu held); false if the journal stopped.
-func (s *Store) append(typ byte, payload []byte, c journal.Completer) (loc, bool) {
-	lsn, seq, err := s.j.Append(typ, payload, c)
+// append adds a record whose payload is the parts (s.mu held); false if
+// the journal stopped.
+func (s *Store) append(typ byte, c journal.Completer, payload ...[]byte) (loc, bool) {
+	lsn, seq, err := s.j.Append(typ, c, payload...)
 	if err != nil {
 		return loc{}, false
 	}
-	return loc{seq: seq, lsn: lsn, size: journal.RecordSize(len(payload))}, true
+	size := 0
+	for _, p := range payload {
+		size += len(p)
+	}
+	return loc{seq: seq, lsn: lsn, size: journal.RecordSize(size)}, true
 }
 
-// live and dead count a record in or out of its segment (s.mu held).
-func (s *Store) live(l loc) {
+// live and dead count a record in or out of its segment (s.mu held); msg
+// says it is a message's.
+func (s *Store) live(l loc, msg bool) {
 	sl := s.segs[l.seq]
 	if sl == nil {
 		sl = &segLive{}
 		s.segs[l.seq] = sl
 	}
 	sl.records++
+	if msg {
+		sl.msgs++
+	}
 	sl.bytes += l.size
 	s.liveBytes += l.size
 }
 
-func (s *Store) dead(l loc) {
+func (s *Store) dead(l loc, msg bool) {
 	if sl := s.segs[l.seq]; sl != nil {
 		sl.records--
+		if msg {
+			sl.msgs--
+		}
 		sl.bytes -= l.size
 	}
 	s.liveBytes -= l.size
@@ -331,13 +348,13 @@ func (s *Store) QueueDeclared(q *broker.Queue) {
 	p = putString(p, st.Identity)
 	p = putArgs(p, queueArgs(st))
 	s.scratch = p
-	l, ok := s.append(recQueue, p, nil)
+	l, ok := s.append(recQueue, nil, p)
 	if !ok {
 		return
 	}
 	q.SetJournalID(id)
-	s.queues[id] = &queueObj{loc: l, name: q.Name(), payload: clone(p), msgs: map[uint64]struct{}{}, bindings: map[uint64]struct{}{}}
-	s.live(l)
+	s.queues[id] = &queueObj{loc: l, name: q.Name(), payload: clone(p), bindings: map[uint64]struct{}{}}
+	s.live(l, false)
 }
 
 // QueueDeleted implements broker.Journal.
@@ -350,11 +367,12 @@ func (s *Store) QueueDeleted(q *broker.Queue) {
 		return
 	}
 	s.scratch = putUvarint(s.scratch[:0], id)
-	s.append(recQueueDel, s.scratch, nil)
-	s.dead(qo.loc)
-	for mid := range qo.msgs {
-		s.dead(s.msgs[mid].loc)
-		delete(s.msgs, mid)
+	s.append(recQueueDel, nil, s.scratch)
+	s.dead(qo.loc, false)
+	for mid, mo := range s.msgs { // a queue's deletion is rare: no index
+		if mo.queue == id {
+			s.forget(mid, mo)
+		}
 	}
 	for bid := range qo.bindings {
 		s.dropBinding(bid)
@@ -374,13 +392,13 @@ func (s *Store) ExchangeDeclared(e *broker.Exchange) {
 	p = putString(p, st.Identity)
 	p = putArgs(p, exchangeArgs(st))
 	s.scratch = p
-	l, ok := s.append(recExchange, p, nil)
+	l, ok := s.append(recExchange, nil, p)
 	if !ok {
 		return
 	}
 	e.SetJournalID(id)
 	s.exchanges[id] = &exchangeObj{loc: l, name: e.Name(), payload: clone(p), bindings: map[uint64]struct{}{}}
-	s.live(l)
+	s.live(l, false)
 }
 
 // ExchangeDeleted implements broker.Journal.
@@ -393,8 +411,8 @@ func (s *Store) ExchangeDeleted(e *broker.Exchange) {
 		return
 	}
 	s.scratch = putUvarint(s.scratch[:0], id)
-	s.append(recExchangeDel, s.scratch, nil)
-	s.dead(xo.loc)
+	s.append(recExchangeDel, nil, s.scratch)
+	s.dead(xo.loc, false)
 	for bid := range xo.bindings {
 		s.dropBinding(bid)
 	}
@@ -408,7 +426,7 @@ func (s *Store) dropBinding(id uint64) {
 	if bo == nil {
 		return
 	}
-	s.dead(bo.loc)
+	s.dead(bo.loc, false)
 	if qo := s.queues[bo.queue]; qo != nil {
 		delete(qo.bindings, id)
 	}
@@ -441,7 +459,7 @@ func (s *Store) Bound(b *broker.Binding) {
 	p = putString(p, b.Key)
 	p = putArgs(p, b.Args)
 	s.scratch = p
-	l, ok := s.append(recBind, p, nil)
+	l, ok := s.append(recBind, nil, p)
 	if !ok {
 		return
 	}
@@ -451,7 +469,7 @@ func (s *Store) Bound(b *broker.Binding) {
 	if xo != nil {
 		xo.bindings[id] = struct{}{}
 	}
-	s.live(l)
+	s.live(l, false)
 }
 
 // Unbound implements broker.Journal.
@@ -463,7 +481,7 @@ func (s *Store) Unbound(b *broker.Binding) {
 		return
 	}
 	s.scratch = putUvarint(s.scratch[:0], id)
-	s.append(recUnbind, s.scratch, nil)
+	s.append(recUnbind, nil, s.scratch)
 	s.dropBinding(id)
 }
 
@@ -490,26 +508,25 @@ func (s *Store) Enqueued(q *broker.Queue, e *broker.Entry) *broker.Hold {
 	if t := e.Expires(); !t.IsZero() {
 		rec.expires = t.UnixNano()
 	}
+	// The record: its fields, then the message as the broker keeps it
+	// (header, annotations, bare message, footer), in parts: no copy.
 	p := rec.append(s.scratch[:0])
 	m := e.Msg
 	if m.HasHeader {
-		p = m.Append(p, &m.Header)
-	} else {
-		p = m.Append(p, nil)
+		p, _ = m.Header.Marshal(p)
 	}
 	s.scratch = p
 	h := broker.NewHold(1)
-	l, ok := s.append(recEnqueue, p, h)
+	l, ok := s.append(recEnqueue, h, p, m.MessageAnnotations, m.Bare, m.Footer)
 	if !ok {
 		return h // the store stopped: never acknowledged
 	}
 	e.SetJournalID(id)
 	s.msgs[id] = &msgObj{loc: l, queue: qid, failures: e.Failures(), txn: t.ID()}
-	qo.msgs[id] = struct{}{}
 	if t != nil {
 		t.enqueued = append(t.enqueued, id)
 	}
-	s.live(l)
+	s.live(l, true)
 	return h
 }
 
@@ -526,7 +543,7 @@ func (s *Store) Dequeued(q *broker.Queue, e *broker.Entry) {
 	p := putUvarint(s.scratch[:0], id)
 	p = putUvarint(p, t.ID())
 	s.scratch = p
-	l, _ := s.append(recDequeue, p, nil)
+	l, _ := s.append(recDequeue, nil, p)
 	if t != nil {
 		t.dequeued = append(t.dequeued, txnDequeue{id: id, lsn: l.lsn}) // gone with the commit
 		return
@@ -536,11 +553,8 @@ func (s *Store) Dequeued(q *broker.Queue, e *broker.Entry) {
 
 // forget drops a message that left its queue (s.mu held).
 func (s *Store) forget(id uint64, mo *msgObj) {
-	s.dead(mo.loc)
+	s.dead(mo.loc, true)
 	delete(s.msgs, id)
-	if qo := s.queues[mo.queue]; qo != nil {
-		delete(qo.msgs, id)
-	}
 }
 
 // Redelivered implements broker.Journal.
@@ -555,7 +569,7 @@ func (s *Store) Redelivered(q *broker.Queue, e *broker.Entry) {
 	p := putUvarint(s.scratch[:0], e.JournalID())
 	p = putUvarint(p, uint64(mo.failures))
 	s.scratch = p
-	s.append(recRedeliver, p, nil)
+	s.append(recRedeliver, nil, p)
 }
 
 // Committed implements broker.Journal.
@@ -573,12 +587,12 @@ func (s *Store) Committed(txn string) *broker.Hold {
 		if mo := s.msgs[d.id]; mo != nil && mo.lsn > d.lsn {
 			p := putUvarint(s.scratch[:0], d.id)
 			s.scratch = putUvarint(p, t.id)
-			s.append(recDequeue, s.scratch, nil)
+			s.append(recDequeue, nil, s.scratch)
 		}
 	}
 	s.scratch = putUvarint(s.scratch[:0], t.id)
 	h := broker.NewHold(1)
-	s.append(recCommit, s.scratch, h)
+	s.append(recCommit, h, s.scratch)
 	for _, id := range t.enqueued {
 		if mo := s.msgs[id]; mo != nil {
 			mo.txn = 0

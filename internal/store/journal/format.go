@@ -43,6 +43,27 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // ErrVersion is the error for a segment of a format this code does not read.
 var ErrVersion = errors.New("unknown journal format version")
 
+// terminator is written after the last record: a frame of zeros, which no
+// record can be (its LSN would be 0).
+var terminator [frameSize]byte
+
+// terminated reports whether b starts with a terminator (or the part of
+// one that fits): the end of the records.
+func terminated(b []byte) bool { return allZero(b[:min(len(b), frameSize)]) }
+
+// spareName is the name of a spare file: a segment to be, recycled or
+// zeroed (see Config.Preallocate).
+func spareName(n uint64) string { return fmt.Sprintf("spare-%0*x", nameDigits, n) }
+
+func parseSpareName(name string) (uint64, bool) {
+	hex, ok := strings.CutPrefix(name, "spare-")
+	if !ok || len(hex) != nameDigits {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(hex, segmentBase, 64)
+	return n, err == nil
+}
+
 // segmentName is the file name of segment seq.
 func segmentName(seq uint64) string {
 	return fmt.Sprintf("%0*x%s", nameDigits, seq, segmentExt)
@@ -113,16 +134,27 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// appendRecord frames a record onto b.
-func appendRecord(b []byte, lsn uint64, typ byte, payload []byte) []byte {
+// appendRecord frames a record onto b; its payload is the parts, one
+// after the other.
+func appendRecord(b []byte, lsn uint64, typ byte, parts ...[]byte) []byte {
 	start := len(b)
 	b = binary.LittleEndian.AppendUint32(b, 0) // the checksum, below
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(payload)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(payloadSize(parts)))
 	b = binary.LittleEndian.AppendUint64(b, lsn)
 	b = append(b, typ)
-	b = append(b, payload...)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
 	binary.LittleEndian.PutUint32(b[start:], crc32.Checksum(b[start+4:], castagnoli))
 	return b
+}
+
+func payloadSize(parts [][]byte) int {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	return n
 }
 
 // Record is a record read back.

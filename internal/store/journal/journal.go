@@ -14,6 +14,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -65,7 +66,16 @@ type Config struct {
 	OnFull func(err error)
 	// AfterSync is called from the writer after each batch is synced.
 	AfterSync func()
+	// Preallocate has a goroutine keep a spare segment file ready, full
+	// of zeros (when no dropped segment can be recycled as one): writing
+	// into blocks that exist changes no metadata, and a sync that only
+	// writes data is faster (here 150-180 us instead of 260).
+	Preallocate bool
 }
+
+// maxSpares bounds the spare files kept: segments dropped beyond it are
+// deleted, not recycled.
+const maxSpares = 2
 
 // Completer is told when a record is on disk (broker.Hold is one).
 type Completer interface{ Complete() }
@@ -86,12 +96,20 @@ type Journal struct {
 	err      error // why the journal stopped (fatal)
 	stats    Stats
 
-	synced atomic.Uint64
-	full   atomic.Bool
-	kick   chan struct{}
-	quit   chan struct{}
-	dead   chan struct{} // closed when the journal stopped (closed or failed)
-	done   chan struct{} // closed when the writer goroutine ended
+	// Spare files, ready to become segments: recycled segments or files
+	// full of zeros (see Config.Preallocate).
+	spares   []string
+	spareSeq uint64
+
+	synced   atomic.Uint64
+	full     atomic.Bool
+	stopped  atomic.Bool // err is set: Err needs the lock only then
+	kick     chan struct{}
+	prepKick chan struct{}
+	quit     chan struct{}
+	dead     chan struct{} // closed when the journal stopped (closed or failed)
+	done     chan struct{} // closed when the writer goroutine ended
+	prepDone chan struct{} // ... and the preparer
 
 	w writer // the writer's own state
 }
@@ -187,11 +205,13 @@ func Open(cfg Config, replay func(Record) error) (*Journal, Recovery, error) {
 		cfg.RetryInterval = time.Second
 	}
 	j := &Journal{
-		cfg:  cfg,
-		kick: make(chan struct{}, 1),
-		quit: make(chan struct{}),
-		dead: make(chan struct{}),
-		done: make(chan struct{}),
+		cfg:      cfg,
+		kick:     make(chan struct{}, 1),
+		prepKick: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		dead:     make(chan struct{}),
+		done:     make(chan struct{}),
+		prepDone: make(chan struct{}),
 	}
 	if !cfg.ReadOnly {
 		if err := cfg.FS.MkdirAll(cfg.Dir); err != nil {
@@ -208,6 +228,12 @@ func Open(cfg Config, replay func(Record) error) (*Journal, Recovery, error) {
 		close(j.done)
 	} else {
 		go j.run()
+	}
+	if cfg.Preallocate && !cfg.Manual && !cfg.ReadOnly {
+		go j.prepare()
+		j.kickPreparer()
+	} else {
+		close(j.prepDone)
 	}
 	return j, rec, nil
 }
@@ -228,6 +254,9 @@ func (j *Journal) recover(replay func(Record) error) (Recovery, error) {
 		if seq, ok := parseSegmentName(name); ok {
 			seqs = append(seqs, seq)
 			j.lastSeq = max(j.lastSeq, seq)
+		} else if n, ok := parseSpareName(name); ok {
+			j.spares = append(j.spares, j.path(name))
+			j.spareSeq = max(j.spareSeq, n)
 		} else if base, ok := cutSuffix(name, droppedExt); ok {
 			if seq, ok := parseSegmentName(base); ok {
 				j.lastSeq = max(j.lastSeq, seq) // never reuse its name
@@ -265,7 +294,7 @@ func (j *Journal) recover(replay func(Record) error) (Recovery, error) {
 			break
 		}
 		off, lsn := headerSize, h.firstLSN
-		for off < len(data) {
+		for off < len(data) && !terminated(data[off:]) {
 			r, n, err := parseRecord(data[off:], lsn)
 			if err != nil {
 				damage(int64(off), err.Error())
@@ -351,10 +380,12 @@ func cutSuffix(s, suffix string) (string, bool) {
 
 // Append adds a record of type typ and returns its LSN and the segment it
 // is in. c, if not nil, is completed once the record is on disk. The
-// payload is copied.
-func (j *Journal) Append(typ byte, payload []byte, c Completer) (lsn, seq uint64, err error) {
-	if len(payload) > maxPayload {
-		return 0, 0, fmt.Errorf("a journal record holds at most %d bytes, not %d", maxPayload, len(payload))
+// payload is the parts one after the other (so a caller need not join
+// them), copied.
+func (j *Journal) Append(typ byte, c Completer, payload ...[]byte) (lsn, seq uint64, err error) {
+	size := payloadSize(payload)
+	if size > maxPayload {
+		return 0, 0, fmt.Errorf("a journal record holds at most %d bytes, not %d", maxPayload, size)
 	}
 	j.mu.Lock()
 	switch {
@@ -370,7 +401,7 @@ func (j *Journal) Append(typ byte, payload []byte, c Completer) (lsn, seq uint64
 		return 0, 0, err
 	}
 	lsn = j.appended + 1
-	need := int64(frameSize + len(payload))
+	need := int64(frameSize + size)
 	if s := j.cur; s == nil || (s.size > headerSize && s.size+need > j.cfg.SegmentSize) {
 		j.roll(lsn)
 	}
@@ -382,7 +413,7 @@ func (j *Journal) Append(typ byte, payload []byte, c Completer) (lsn, seq uint64
 		j.pending = append(j.pending, chunk{seg: s, data: j.buffer()})
 		ch = &j.pending[len(j.pending)-1]
 	}
-	ch.data = appendRecord(ch.data, lsn, typ, payload)
+	ch.data = appendRecord(ch.data, lsn, typ, payload...)
 	s.size += need
 	s.lastLSN = lsn
 	j.appended = lsn
@@ -420,6 +451,9 @@ func (j *Journal) buffer() []byte {
 func (j *Journal) Err() error {
 	if j.full.Load() {
 		return ErrFull
+	}
+	if !j.stopped.Load() {
+		return nil // the common case, without a lock
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -517,7 +551,7 @@ func (j *Journal) flush() error {
 		c := &w.todo[0]
 		s := c.seg
 		if s.file == nil {
-			f, err := j.cfg.FS.Create(j.path(segmentName(s.seq)))
+			f, err := j.segmentFile(s.seq)
 			if err != nil {
 				return j.writeFailed(err)
 			}
@@ -527,10 +561,20 @@ func (j *Journal) flush() error {
 		if len(w.dirty) == 0 || w.dirty[len(w.dirty)-1] != s {
 			w.dirty = append(w.dirty, s)
 		}
-		n, err := s.file.WriteAt(c.data[c.off:], s.written)
+		// A terminator follows the records: zeros where the next record
+		// would start, so that replay tells the end of what was written
+		// from the zeros or the old records of a spare file. The next
+		// write overwrites it.
+		size := len(c.data) - c.off
+		out := append(c.data, terminator[:]...)[c.off:]
+		n, err := s.file.WriteAt(out, s.written)
+		n = min(n, size)
 		s.written += int64(n)
 		c.off += n
 		written += int64(n)
+		if err == nil && n < size {
+			err = io.ErrShortWrite
+		}
 		if err != nil {
 			j.addWritten(written)
 			return j.writeFailed(err)
@@ -539,7 +583,7 @@ func (j *Journal) flush() error {
 		*c = chunk{}
 		w.todo = w.todo[1:]
 	}
-	w.todo = w.todo[:0:0]
+	w.todo = w.todo[:0]
 	if w.full {
 		w.full = false
 		j.full.Store(false)
@@ -632,6 +676,7 @@ func (j *Journal) fail(err error) error {
 	first := j.err == nil
 	if first {
 		j.err = fmt.Errorf("the store stopped: %w", err)
+		j.stopped.Store(true)
 		close(j.dead)
 	}
 	err = j.err
@@ -684,6 +729,7 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	j.closing = true
+	j.stopped.Store(true)
 	j.mu.Unlock()
 	switch {
 	case j.cfg.ReadOnly:
@@ -693,6 +739,7 @@ func (j *Journal) Close() error {
 		close(j.quit)
 		<-j.done
 	}
+	<-j.prepDone
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var err error
@@ -703,6 +750,7 @@ func (j *Journal) Close() error {
 			err = ErrFull
 		}
 		j.err = ErrClosed
+		j.stopped.Store(true)
 		close(j.dead)
 	}
 	for _, s := range j.segs {
@@ -812,8 +860,19 @@ func (j *Journal) RemoveOldest(seq uint64) error {
 		j.mu.Unlock()
 		return err
 	}
+	recycle := len(j.spares) < maxSpares
+	var spare string
+	if recycle {
+		j.spareSeq++
+		spare = j.path(spareName(j.spareSeq))
+	}
 	j.mu.Unlock()
-	if err := j.cfg.FS.Remove(sealed[0].Name); err != nil {
+	if recycle {
+		// Kept as a spare: the next segment is written into its blocks.
+		if err := j.cfg.FS.Rename(sealed[0].Name, spare); err != nil {
+			return err
+		}
+	} else if err := j.cfg.FS.Remove(sealed[0].Name); err != nil {
 		return err
 	}
 	// Durable before the next removal: a later file must never be gone
@@ -823,6 +882,87 @@ func (j *Journal) RemoveOldest(seq uint64) error {
 	}
 	j.mu.Lock()
 	j.segs = j.segs[1:]
+	if recycle {
+		j.spares = append(j.spares, spare)
+	}
 	j.mu.Unlock()
 	return nil
+}
+
+// segmentFile makes the file of a new segment: a spare renamed, or a new
+// file (the writer's).
+func (j *Journal) segmentFile(seq uint64) (vfs.File, error) {
+	name := j.path(segmentName(seq))
+	j.mu.Lock()
+	var spare string
+	if n := len(j.spares); n > 0 {
+		spare = j.spares[0]
+		j.spares = j.spares[1:]
+	}
+	j.mu.Unlock()
+	j.kickPreparer()
+	if spare != "" {
+		if err := j.cfg.FS.Rename(spare, name); err == nil {
+			if f, err := j.cfg.FS.Open(name); err == nil {
+				return f, nil
+			}
+		}
+	}
+	return j.cfg.FS.Create(name)
+}
+
+func (j *Journal) kickPreparer() {
+	select {
+	case j.prepKick <- struct{}{}:
+	default:
+	}
+}
+
+// prepare is the preparer goroutine: it keeps a spare file ready, zeroed.
+// A failure (a full disk) only means the next segment is a new file.
+func (j *Journal) prepare() {
+	defer close(j.prepDone)
+	for {
+		select {
+		case <-j.quit:
+			return
+		case <-j.prepKick:
+		}
+		j.mu.Lock()
+		ready := len(j.spares) > 0
+		j.spareSeq++
+		name := j.path(spareName(j.spareSeq))
+		j.mu.Unlock()
+		if ready {
+			continue
+		}
+		if err := j.zeroFill(name); err != nil {
+			_ = j.cfg.FS.Remove(name)
+			continue
+		}
+		j.mu.Lock()
+		j.spares = append(j.spares, name)
+		j.mu.Unlock()
+	}
+}
+
+// zeroFill writes a file of SegmentSize zeros and syncs it.
+func (j *Journal) zeroFill(name string) error {
+	f, err := j.cfg.FS.Create(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < j.cfg.SegmentSize; off += int64(len(zeros)) {
+		select {
+		case <-j.quit:
+			return ErrClosed
+		default:
+		}
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), j.cfg.SegmentSize-off)], off); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
 }

@@ -40,7 +40,7 @@ func appendN(t *testing.T, j *Journal, from, n int) []*flag {
 	var flags []*flag
 	for i := from; i < from+n; i++ {
 		f := &flag{}
-		if _, _, err := j.Append(byte(i%7), payload(i), f); err != nil {
+		if _, _, err := j.Append(byte(i%7), f, payload(i)); err != nil {
 			t.Fatal(err)
 		}
 		flags = append(flags, f)
@@ -84,7 +84,7 @@ func TestAppendFlushReplay(t *testing.T) {
 		}
 	}
 	// Appends continue the sequence in a new segment.
-	if lsn, _, _ := j.Append(1, []byte("next"), nil); lsn != 101 {
+	if lsn, _, _ := j.Append(1, nil, []byte("next")); lsn != 101 {
 		t.Fatalf("next LSN %d, want 101", lsn)
 	}
 }
@@ -101,7 +101,7 @@ func TestCrashKeepsSynced(t *testing.T) {
 		var synced uint64
 		for k := 0; k < 20; k++ {
 			for i := 0; i < rng.Intn(10); i++ {
-				if _, _, err := j.Append(1, payload(n), nil); err != nil {
+				if _, _, err := j.Append(1, nil, payload(n)); err != nil {
 					break
 				}
 				n++
@@ -157,7 +157,7 @@ func TestTornTailIsCut(t *testing.T) {
 	if len(got) != 7 || rec.Damage == nil || rec.Damage.Offset != off || !strings.Contains(rec.Damage.Reason, "checksum") {
 		t.Fatalf("%d records, damage %v", len(got), rec.Damage)
 	}
-	lsn, _, _ := j.Append(0, []byte("after"), nil)
+	lsn, _, _ := j.Append(0, nil, []byte("after"))
 	if lsn != 8 {
 		t.Fatalf("next LSN %d, want 8", lsn)
 	}
@@ -253,7 +253,7 @@ func TestGoroutineWriterAndSync(t *testing.T) {
 	}
 	done := make(chan struct{}, 1000)
 	for i := 0; i < 1000; i++ {
-		if _, _, err := j.Append(1, payload(i), completer(done)); err != nil {
+		if _, _, err := j.Append(1, completer(done), payload(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -264,7 +264,7 @@ func TestGoroutineWriterAndSync(t *testing.T) {
 			t.Fatalf("%d of 1000 records completed", i)
 		}
 	}
-	if _, _, err := j.Append(2, []byte("x"), nil); err != nil {
+	if _, _, err := j.Append(2, nil, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Sync(); err != nil || j.Synced() != 1001 {
@@ -309,7 +309,7 @@ func TestRemoveOldestKeepsTheNewest(t *testing.T) {
 	if rec.Damage != nil || len(got) == 0 || got[len(got)-1].LSN != 40 {
 		t.Fatalf("after removals: %d records, damage %v", len(got), rec.Damage)
 	}
-	if lsn, _, _ := j.Append(0, nil, nil); lsn != 41 {
+	if lsn, _, _ := j.Append(0, nil); lsn != 41 {
 		t.Fatalf("the position went back: next LSN %d", lsn)
 	}
 }
@@ -340,5 +340,84 @@ func TestSyncWithNothingToWrite(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("a waiter with nothing to write was never completed")
+	}
+}
+
+// Dropped segments are recycled as spare files, and new segments are
+// written into them over their old records: replay ends at what was
+// written last (the terminator after it), never in the old records, and
+// reports no damage.
+func TestRecycledSegments(t *testing.T) {
+	fsys := vfs.NewMem()
+	j, _, _ := open(t, fsys, 600)
+	n := 0
+	for round := 0; round < 10; round++ {
+		appendN(t, j, n, 15)
+		n += 15
+		if err := j.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range j.Sealed() {
+			if err := j.RemoveOldest(s.Seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	names, _ := fsys.List("journal")
+	spares := 0
+	for _, name := range names {
+		if strings.HasPrefix(name, "spare-") {
+			spares++
+		}
+	}
+	if spares == 0 || spares > maxSpares {
+		t.Fatalf("%d spare files: %v", spares, names)
+	}
+	j.Close()
+	j, got, rec := open(t, fsys.Crash(nil), 600)
+	defer j.Close()
+	if rec.Damage != nil || len(got) == 0 || got[len(got)-1].LSN != uint64(n) {
+		t.Fatalf("after recycling: %d records, last %v, damage %v", len(got), got[len(got)-1].LSN, rec.Damage)
+	}
+	for _, r := range got {
+		if !bytes.Equal(r.Data, payload(int(r.LSN)-1)) {
+			t.Fatalf("record %d: %q", r.LSN, r.Data)
+		}
+	}
+}
+
+// With Preallocate a spare file full of zeros is ready before it is
+// needed; segments are written into it; replay stops at the zeros after
+// the last record without calling it damage.
+func TestPreallocatedSegments(t *testing.T) {
+	fsys := vfs.NewMem()
+	j, _, err := Open(Config{FS: fsys, Dir: "journal", SegmentSize: 4096, Preallocate: true}, func(Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if names, _ := fsys.List("journal"); len(names) > 0 && strings.HasPrefix(names[0], "spare-") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no spare file was prepared")
+		}
+	}
+	for i := 0; i < 100; i++ {
+		if _, _, err := j.Append(1, nil, payload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	first, err := vfs.ReadAll(fsys, "journal/0000000000000001.jnl")
+	if err != nil || len(first) < 4096 || len(first) > 4096+frameSize {
+		t.Fatalf("the first segment has %d bytes (%v): not the preallocated file", len(first), err)
+	}
+	_, got, rec := open(t, fsys.Crash(nil), 4096)
+	if rec.Damage != nil || len(got) != 100 {
+		t.Fatalf("%d records, damage %v", len(got), rec.Damage)
 	}
 }
