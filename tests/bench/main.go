@@ -25,8 +25,15 @@
 // then start the senders with the same -n and -senders. The receivers'
 // process prints the result.
 //
+// -persistent sends persistent messages (to a durable queue: see the flag).
+// -fsync DIR talks to no broker: it measures the machine's own fdatasync
+// rate in DIR (say, a broker's data directory), appending -size bytes to a
+// new file before each fdatasync, for -fsync-time, and prints syncs/s and
+// microseconds per sync.
+//
 //	bench -url amqp://127.0.0.1:5672 -address bench -n 200000 -window 100
 //	bench -protocol amqp091 -url amqp://guest:guest@127.0.0.1:5672 -address bench
+//	bench -fsync /var/lib/qpidd
 package main
 
 import (
@@ -53,6 +60,8 @@ type options struct {
 	declare, autoCredit, coalesce          bool
 	persistent                             bool
 	timeout                                time.Duration
+	fsync                                  string
+	fsyncTime                              time.Duration
 }
 
 // A client speaks one protocol to one broker.
@@ -108,6 +117,8 @@ func main() {
 	flag.IntVar(&o.gcPercent, "gogc", 400, "the load generator's own GOGC: its garbage collector's pace (the Go default, 100, cost it a fifth of its throughput in system time against a fast broker)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
+	flag.StringVar(&o.fsync, "fsync", "", "no broker: measure this directory's fdatasync rate (-size bytes appended before each sync, for -fsync-time); -format tsv: directory syncs seconds syncs/s us-per-sync size")
+	flag.DurationVar(&o.fsyncTime, "fsync-time", 2*time.Second, "-fsync: how long to measure")
 	flag.Parse()
 	if o.creditBatch == 0 {
 		o.creditBatch = o.credit
@@ -116,6 +127,15 @@ func main() {
 	if err := check(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
+	}
+	if o.fsync != "" {
+		n, elapsed, err := fsyncRate(o.fsync, o.size, o.fsyncTime)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		reportFsync(o, o.fsync, n, elapsed)
+		return
 	}
 	var c client
 	switch o.protocol {
@@ -157,6 +177,8 @@ func check(o options) error {
 		return errors.New("-creditbatch must be between 1 and -credit")
 	case o.n < o.senders:
 		return errors.New("-n must be at least -senders")
+	case o.fsync != "" && (o.size < 1 || o.fsyncTime <= 0):
+		return errors.New("-fsync needs a positive -size and -fsync-time")
 	}
 	return nil
 }
