@@ -487,10 +487,15 @@ func (s *Store) Unbound(b *broker.Binding) {
 
 // Refusal implements broker.Journal.
 func (s *Store) Refusal() error {
-	if err := s.j.Err(); err != nil {
-		return fmt.Errorf("%w: %v (%s)", broker.ErrStoreFull, err, s.cfg.Dir)
+	// What the sender is told (the log has the details).
+	switch err := s.j.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, journal.ErrFull):
+		return fmt.Errorf("%w: its disk is full; try again once space is freed", broker.ErrStoreFull)
+	default:
+		return fmt.Errorf("%w: it stopped after a disk error; the broker is shutting down", broker.ErrStoreFull)
 	}
-	return nil
 }
 
 // Enqueued implements broker.Journal.
