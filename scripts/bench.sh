@@ -101,10 +101,12 @@ echo "load average $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - began)) s 
 # standalone qpidd of this same run (goal: throughput at least 0.5x) and to
 # the RabbitMQ quorum-queue cluster (goal: throughput at least 2x each
 # protocol). Then, with durable results, qpidd-durable's ratios to the
-# transient qpidd at 64/64 (goal: at least 0.5x), to RabbitMQ's durable
-# classic queue (goal: at least 3x over 0-9-1 + confirms, at each sender
-# count) and to its quorum queue (goal: ahead, at least 1x, both protocols,
-# each sender count), and its store's figures: messages/s (goal at 1/1: at
+# transient qpidd (goal at 64/64: at least 0.5x), to RabbitMQ's durable
+# classic queue (goal at 64/64, where group commit counts: at least 3x over
+# 0-9-1 + confirms) and to its quorum queue (goal at 64/64: ahead, at least
+# 1x, both protocols; the other sender counts are shown without a goal: the
+# issue's goal for one sender is the 10,000 msgs/s below), and its store's
+# figures: messages/s (goal at 1/1: at
 # least 10,000), messages per fdatasync (goal at 64/64: at least 50),
 # fdatasyncs/s and how close they come to the machine's own rate (x raw),
 # mean microseconds per fdatasync; then the machine's own fdatasync rate,
@@ -152,10 +154,10 @@ awk -F'\t' -v fsyncfile="$FSYNC" '
 		for (i = 1; i <= nc; i++) {
 			s = sc[i]
 			ratio(s, "qpidd-durable/amqp1", "qpidd/amqp1", "qpidd transient", (s == 64 ? 0.5 : ""))
-			ratio(s, "qpidd-durable/amqp1", "rabbitmq-durable/amqp091", "RabbitMQ durable 0-9-1 + confirms", 3)
+			ratio(s, "qpidd-durable/amqp1", "rabbitmq-durable/amqp091", "RabbitMQ durable 0-9-1 + confirms", (s == 64 ? 3 : ""))
 			ratio(s, "qpidd-durable/amqp1", "rabbitmq-durable/amqp1", "RabbitMQ durable AMQP 1.0")
-			ratio(s, "qpidd-durable/amqp1", "rabbitmq-quorum-durable/amqp091", "RabbitMQ quorum 0-9-1 + confirms", 1)
-			ratio(s, "qpidd-durable/amqp1", "rabbitmq-quorum-durable/amqp1", "RabbitMQ quorum AMQP 1.0", 1)
+			ratio(s, "qpidd-durable/amqp1", "rabbitmq-quorum-durable/amqp091", "RabbitMQ quorum 0-9-1 + confirms", (s == 64 ? 1 : ""))
+			ratio(s, "qpidd-durable/amqp1", "rabbitmq-quorum-durable/amqp1", "RabbitMQ quorum AMQP 1.0", (s == 64 ? 1 : ""))
 		}
 		printf "\n%-5s %-22s %8s %14s %12s %7s %8s\n", "s/r", "qpidd-durable'"'"'s store", "msgs/s",
 			"msgs/fdatasync", "fdatasyncs/s", "x raw", "us each"

@@ -271,8 +271,9 @@ func TestDiskFullWithClients(t *testing.T) {
 	fs.SetQuota(fs.Used() + 2000)
 	var waiting []goamqp.SendReceipt
 	var refused *goamqp.Error
-	for i := 0; refused == nil && i < 200; i++ {
-		r, err := snd.SendWithReceipt(ctx, persistent(strings.Repeat("x", 500)+strconv.Itoa(i)), nil)
+	// Space a spare file took before the disk filled up is used first.
+	for i := 0; refused == nil && i < 500; i++ {
+		r, err := snd.SendWithReceipt(ctx, persistent(strings.Repeat("x", 4000)+strconv.Itoa(i)), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
