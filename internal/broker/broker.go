@@ -116,13 +116,7 @@ func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created b
 	if s.AlternateExchange != "" && b.Exchange(s.AlternateExchange) == nil {
 		return nil, false, fmt.Errorf("%w: alternate exchange %q", ErrNotFound, s.AlternateExchange)
 	}
-	if s.MaxBytes == 0 && s.MaxCount == 0 {
-		s.MaxBytes = b.cfg.DefaultQueueLimit
-	}
-	s.Flow = b.cfg.flowLimits(s)
-	if s.Identity == "" {
-		s.Identity = NewIdentity()
-	}
+	s = b.withDefaults(s)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if q := b.queues[name]; q != nil {
@@ -138,6 +132,19 @@ func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created b
 		b.observer.QueueDeclared(q)
 	}
 	return q, true, nil
+}
+
+// withDefaults fills in what a queue's settings leave to the broker: the
+// default byte limit, flow control levels, an identity.
+func (b *Broker) withDefaults(s QueueSettings) QueueSettings {
+	if s.MaxBytes == 0 && s.MaxCount == 0 {
+		s.MaxBytes = b.cfg.DefaultQueueLimit
+	}
+	s.Flow = b.cfg.flowLimits(s)
+	if s.Identity == "" {
+		s.Identity = NewIdentity()
+	}
+	return s
 }
 
 // Queue returns a queue by name, or nil.

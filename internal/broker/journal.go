@@ -132,13 +132,7 @@ func (b *Broker) RestoreQueue(name string, s QueueSettings, jid uint64) (*Queue,
 	if name == "" {
 		return nil, errors.New("a queue needs a name")
 	}
-	if s.MaxBytes == 0 && s.MaxCount == 0 {
-		s.MaxBytes = b.cfg.DefaultQueueLimit
-	}
-	s.Flow = b.cfg.flowLimits(s)
-	if s.Identity == "" {
-		s.Identity = NewIdentity()
-	}
+	s = b.withDefaults(s)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.queues[name] != nil {

@@ -4,12 +4,29 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/qpidha/qpidha/internal/amqp/types"
 )
 
 // Args are a node's or binding's declared arguments, kept verbatim so they
 // can be shown and replicated (qpid.replicate, qpid.max_count, ...).
 // Values are generic AMQP values or strings from a command line.
 type Args map[string]any
+
+// ArgsOf reads arguments from an AMQP map (string keys; others are not
+// arguments); nil when there are none.
+func ArgsOf(m types.Map) Args {
+	if len(m) == 0 {
+		return nil
+	}
+	a := Args{}
+	for _, e := range m {
+		if k, ok := e.Key.(string); ok {
+			a[k] = e.Value
+		}
+	}
+	return a
+}
 
 // Clone returns a shallow copy.
 func (a Args) Clone() Args {

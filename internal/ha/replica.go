@@ -232,7 +232,7 @@ func (r *replicator) applyEvent(ev *Event) error {
 			return b.DeleteExchange(ev.Name, false)
 		}
 	case EvBind:
-		_, err := b.Bind(ev.Exchange, ev.Name, ev.Key, argsOf(ev.Args))
+		_, err := b.Bind(ev.Exchange, ev.Name, ev.Key, broker.ArgsOf(ev.Args))
 		return err
 	case EvUnbind:
 		_ = b.Unbind(ev.Exchange, ev.Name, ev.Key)
@@ -242,19 +242,6 @@ func (r *replicator) applyEvent(ev *Event) error {
 		r.endSnapshot()
 	}
 	return nil
-}
-
-func argsOf(m types.Map) broker.Args {
-	if len(m) == 0 {
-		return nil
-	}
-	a := broker.Args{}
-	for _, e := range m {
-		if k, ok := e.Key.(string); ok {
-			a[k] = e.Value
-		}
-	}
-	return a
 }
 
 // declareQueue creates a replicated queue, replacing one of the same name
@@ -270,7 +257,7 @@ func (r *replicator) declareQueue(ev *Event) error {
 			return err
 		}
 	}
-	s, err := broker.ParseQueueArgs(argsOf(ev.Args))
+	s, err := broker.ParseQueueArgs(broker.ArgsOf(ev.Args))
 	if err != nil {
 		return err
 	}
@@ -289,7 +276,7 @@ func (r *replicator) declareExchange(ev *Event) error {
 			return err
 		}
 	}
-	s, err := broker.ParseExchangeArgs(argsOf(ev.Args))
+	s, err := broker.ParseExchangeArgs(broker.ArgsOf(ev.Args))
 	if err != nil {
 		return err
 	}

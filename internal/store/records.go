@@ -64,16 +64,7 @@ func putString(b []byte, s string) []byte {
 // putArgs encodes arguments as an AMQP map, keys sorted. A value the AMQP
 // codec cannot encode is kept as its text.
 func putArgs(b []byte, a broker.Args) []byte {
-	keys := make([]string, 0, len(a))
-	for k := range a {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	m := make(types.Map, 0, len(keys))
-	for _, k := range keys {
-		m = append(m, types.MapEntry{Key: k, Value: encodable(a[k])})
-	}
-	out, err := types.AppendValue(b, m)
+	out, err := types.AppendValue(b, encodable(map[string]any(a)))
 	if err != nil { // encodable leaves nothing that fails: never here
 		out, _ = types.AppendValue(b, types.Map{})
 	}
@@ -161,16 +152,7 @@ func (r *reader) args() broker.Args {
 		r.err = fmt.Errorf("arguments: %T is not a map", v)
 		return nil
 	}
-	if len(m) == 0 {
-		return nil
-	}
-	a := broker.Args{}
-	for _, e := range m {
-		if k, ok := e.Key.(string); ok {
-			a[k] = e.Value
-		}
-	}
-	return a
+	return broker.ArgsOf(m)
 }
 
 // end checks that the payload was read to its end.

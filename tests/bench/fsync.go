@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/qpidha/qpidha/internal/store/vfs"
 )
 
 // fsyncRate measures the machine's own rate of fdatasync in dir, the way a
@@ -11,30 +13,35 @@ import (
 // again and again for d, then removes the file. It returns the syncs done
 // and the time they took.
 func fsyncRate(dir string, size int, d time.Duration) (int, time.Duration, error) {
-	f, err := os.CreateTemp(dir, "bench-fsync-*")
+	// The store's own file access (vfs: File.Sync is fdatasync).
+	fsys := vfs.Dir(dir)
+	name := fmt.Sprintf("bench-fsync-%d", os.Getpid())
+	f, err := fsys.Create(name)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer os.Remove(f.Name())
+	defer fsys.Remove(name)
 	defer f.Close()
 	buf := make([]byte, size)
 	for i := range buf {
 		buf[i] = byte(i)
 	}
 	// A first write and sync outside the measure: the file's creation.
-	if _, err := f.Write(buf); err != nil {
-		return 0, 0, err
+	off := int64(0)
+	write := func() error {
+		if _, err := f.WriteAt(buf, off); err != nil {
+			return err
+		}
+		off += int64(len(buf))
+		return f.Sync()
 	}
-	if err := datasync(f); err != nil {
+	if err := write(); err != nil {
 		return 0, 0, err
 	}
 	n := 0
 	start := time.Now()
 	for time.Since(start) < d {
-		if _, err := f.Write(buf); err != nil {
-			return n, time.Since(start), err
-		}
-		if err := datasync(f); err != nil {
+		if err := write(); err != nil {
 			return n, time.Since(start), err
 		}
 		n++
