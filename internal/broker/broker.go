@@ -1,6 +1,6 @@
 // Package broker is the messaging model: queues, exchanges and bindings,
 // consumers, and at-least-once delivery. It knows nothing of the wire
-// protocol; package server maps AMQP links onto it.
+// protocol; package amqpserver maps AMQP links onto it.
 package broker
 
 import (

@@ -8,6 +8,6 @@
 // arguments and environment plus ChildEnv; the child reports "ready <port>"
 // or "error <reason>" on a pipe and the parent waits for that (Spawn).
 //
-// Everything here is small and independent; internal/brokerd/main.go puts
+// Everything here is small and independent; internal/qpidd/main.go puts
 // it together.
 package daemon

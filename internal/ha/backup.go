@@ -12,7 +12,7 @@ import (
 	"github.com/qpidha/qpidha/internal/amqp"
 	"github.com/qpidha/qpidha/internal/amqp/driver"
 	"github.com/qpidha/qpidha/internal/amqp/types"
-	"github.com/qpidha/qpidha/internal/server"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 )
 
 // backup keeps this broker connected to the primary: it tries the addresses
@@ -96,7 +96,7 @@ func (b *backup) replicateFrom(addr string) error {
 		MaxFrameSize: 1 << 20,
 		Properties: types.Map{
 			{Key: types.Symbol(PropBrokerID), Value: b.m.BrokerID()},
-			{Key: types.Symbol(server.AdminProperty), Value: true},
+			{Key: types.Symbol(amqpserver.AdminProperty), Value: true},
 		},
 		HandshakeTimeout: b.m.cfg.HeartbeatInterval,
 	}

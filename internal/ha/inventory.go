@@ -3,8 +3,8 @@ package ha
 import (
 	"github.com/qpidha/qpidha/internal/amqp"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // A backup's inventory is what it already holds, per replicated queue: the
@@ -97,7 +97,7 @@ type inventoryLink struct {
 	inv    *inventory
 }
 
-func (p *primary) attachInventory(c *server.Conn, l *amqp.Link, backupID string) {
+func (p *primary) attachInventory(c *amqpserver.Conn, l *amqp.Link, backupID string) {
 	il := &inventoryLink{p: p, connID: c.Info().ID, inv: &inventory{queues: map[string]*queueInventory{}}}
 	p.mu.Lock()
 	p.inventory[il.connID] = il.inv
@@ -108,7 +108,7 @@ func (p *primary) attachInventory(c *server.Conn, l *amqp.Link, backupID string)
 	l.Flow(uint32(p.m.cfg.FlowMessages), false)
 }
 
-func (il *inventoryLink) OnDelivery(_ *server.Conn, l *amqp.Link, d *amqp.Delivery) {
+func (il *inventoryLink) OnDelivery(_ *amqpserver.Conn, l *amqp.Link, d *amqp.Delivery) {
 	ev, err := UnmarshalEvent(d.Payload())
 	if err != nil {
 		d.Update(&types.Rejected{Error: types.NewError(types.CondDecodeError, "%v", err)}, true)
@@ -130,9 +130,9 @@ func (il *inventoryLink) OnDelivery(_ *server.Conn, l *amqp.Link, d *amqp.Delive
 	}
 }
 
-func (il *inventoryLink) OnFlow(*server.Conn, *amqp.Link)                        {}
-func (il *inventoryLink) OnDisposition(*server.Conn, *amqp.Link, *amqp.Delivery) {}
-func (il *inventoryLink) OnDetach(*server.Conn, *amqp.Link)                      {}
+func (il *inventoryLink) OnFlow(*amqpserver.Conn, *amqp.Link)                        {}
+func (il *inventoryLink) OnDisposition(*amqpserver.Conn, *amqp.Link, *amqp.Delivery) {}
+func (il *inventoryLink) OnDetach(*amqpserver.Conn, *amqp.Link)                      {}
 
 // inventoryEvents lists a backup's inventory of its replicated queues.
 func (m *Module) inventoryEvents() []Event {

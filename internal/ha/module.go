@@ -11,8 +11,8 @@ import (
 	"github.com/qpidha/qpidha/internal/amqp"
 	"github.com/qpidha/qpidha/internal/amqp/sasl"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // Config is the HA part of a broker's options.
@@ -47,7 +47,7 @@ type Module struct {
 	log    *logrus.Entry
 	broker *broker.Broker
 	store  *Store
-	srv    *server.Server
+	srv    *amqpserver.Server
 
 	mu         sync.Mutex
 	state      State
@@ -105,7 +105,7 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 func (m *Module) BrokerID() string { return m.store.Get().BrokerID }
 
 // SetServer gives the module the server, for its connections and status.
-func (m *Module) SetServer(s *server.Server) { m.srv = s }
+func (m *Module) SetServer(s *amqpserver.Server) { m.srv = s }
 
 // State is the broker's HA state.
 func (m *Module) State() State {
@@ -157,28 +157,28 @@ func (m *Module) setState(to State) error {
 	return nil
 }
 
-// Admit implements server.Extension: a primary (or a standalone broker)
+// Admit implements amqpserver.Extension: a primary (or a standalone broker)
 // serves everyone; a backup admits administrators to management only, and
 // refuses everyone else with amqp:connection:forced, the condition on which
 // clients fail over to another address.
-func (m *Module) Admit(info server.ConnInfo) (server.Admission, *types.Error) {
+func (m *Module) Admit(info amqpserver.ConnInfo) (amqpserver.Admission, *types.Error) {
 	st := m.State()
 	if st == Standalone || st.IsPrimary() {
-		return server.AdmitAll, nil
+		return amqpserver.AdmitAll, nil
 	}
 	if info.Container == m.BrokerID() {
-		return server.Refuse, types.NewError(types.CondConnectionForced, "a broker connected to itself")
+		return amqpserver.Refuse, types.NewError(types.CondConnectionForced, "a broker connected to itself")
 	}
 	if info.Admin && (m.cfg.AdminAllowed == nil || m.cfg.AdminAllowed(info.User)) {
-		return server.AdmitManagement, nil
+		return amqpserver.AdmitManagement, nil
 	}
-	return server.Refuse, types.NewError(types.CondConnectionForced,
+	return amqpserver.Refuse, types.NewError(types.CondConnectionForced,
 		"this broker is an HA backup (%s): connect to the primary", st)
 }
 
-// Attach implements server.Extension: the replication nodes, served only
+// Attach implements amqpserver.Extension: the replication nodes, served only
 // by a primary.
-func (m *Module) Attach(c *server.Conn, l *amqp.Link) bool {
+func (m *Module) Attach(c *amqpserver.Conn, l *amqp.Link) bool {
 	var address string
 	if l.IsSender() {
 		if s := l.RemoteSource(); s != nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/qpidha/qpidha/internal/amqp/driver"
 	"github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/mgmt/wire"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // TypeHABroker is the management type of a broker's HA status.
@@ -150,7 +150,7 @@ func (m *Module) request(ctx context.Context, addr, op, typ string, attrs map[st
 		Hostname:         host,
 		SASLClient:       mech,
 		HandshakeTimeout: time.Until(deadline),
-		Properties:       types.Map{{Key: types.Symbol(server.AdminProperty), Value: true}},
+		Properties:       types.Map{{Key: types.Symbol(amqpserver.AdminProperty), Value: true}},
 	}
 	dctx, cancel := connectContext(ctx, addr)
 	dc, done, err := driver.Dial(dctx, addr, cfg, rq)

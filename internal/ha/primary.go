@@ -11,8 +11,8 @@ import (
 
 	"github.com/qpidha/qpidha/internal/amqp"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // primary replicates the broker's state to backups and guards client
@@ -254,7 +254,7 @@ func (p *primary) broadcast(it item) {
 }
 
 // attach serves a backup's link to a replication node.
-func (p *primary) attach(c *server.Conn, l *amqp.Link, address string) {
+func (p *primary) attach(c *amqpserver.Conn, l *amqp.Link, address string) {
 	props := l.RemoteAttach().Properties
 	version, _ := props.Get(types.Symbol(PropProtocol))
 	if v, ok := asUint(version); !ok || v != ProtocolVersion {
@@ -315,7 +315,7 @@ func asUint(v any) (uint64, bool) {
 // attachStream starts a backup's replication stream: it takes a party bit
 // (its expected bit, if it was expected), snapshots the configuration and
 // every replicated queue against the backup's inventory, then streams.
-func (p *primary) attachStream(c *server.Conn, l *amqp.Link, backupID string) {
+func (p *primary) attachStream(c *amqpserver.Conn, l *amqp.Link, backupID string) {
 	p.mu.Lock()
 	bit, wasExpected := p.expected[backupID]
 	if !wasExpected {

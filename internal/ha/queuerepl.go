@@ -14,9 +14,9 @@ import (
 	"github.com/qpidha/qpidha/internal/amqp/driver"
 	"github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/config"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // Individual queue replication (ha-queue-replication): a replica queue on
@@ -174,7 +174,7 @@ func (r *replicaQueue) replicateFrom(addr string) error {
 		IdleTimeout:      r.m.cfg.HeartbeatInterval,
 		HandshakeTimeout: r.m.cfg.HeartbeatInterval,
 		MaxFrameSize:     1 << 20,
-		Properties:       types.Map{{Key: types.Symbol(server.AdminProperty), Value: true}},
+		Properties:       types.Map{{Key: types.Symbol(amqpserver.AdminProperty), Value: true}},
 	}
 	h := &queueReplicator{r: r}
 	ctx, cancel := context.WithTimeout(context.Background(), r.m.cfg.HeartbeatInterval)
@@ -308,7 +308,7 @@ func (h *queueReplicator) apply(d *amqp.Delivery) {
 
 // attachQueueStream serves one queue to a replica: no configuration, no
 // ready set, no hold on the source's senders.
-func (p *primary) attachQueueStream(c *server.Conn, l *amqp.Link, name string) {
+func (p *primary) attachQueueStream(c *amqpserver.Conn, l *amqp.Link, name string) {
 	q := p.m.broker.Queue(name)
 	if q == nil {
 		refuse(l, types.NewError(types.CondNotFound, "no queue %q to replicate on this broker", name))

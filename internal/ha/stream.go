@@ -8,8 +8,8 @@ import (
 
 	"github.com/qpidha/qpidha/internal/amqp"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // item is one event waiting to go to a backup. Items refer to broker
@@ -33,7 +33,7 @@ type item struct {
 // acknowledgements into hold releases.
 type stream struct {
 	p        *primary
-	c        *server.Conn
+	c        *amqpserver.Conn
 	l        *amqp.Link
 	backupID string
 	bit      uint64
@@ -58,7 +58,7 @@ type stream struct {
 // is released for this backup; a caughtUpAck also makes the backup ready.
 type caughtUpAck struct{ hold *broker.Hold }
 
-func newStream(p *primary, c *server.Conn, l *amqp.Link, backupID string, bit uint64) *stream {
+func newStream(p *primary, c *amqpserver.Conn, l *amqp.Link, backupID string, bit uint64) *stream {
 	return &stream{
 		p:        p,
 		c:        c,
@@ -356,11 +356,11 @@ func (s *stream) drop(reason string) {
 
 // LinkHandler: the stream's link events (connection locked).
 
-func (s *stream) OnFlow(*server.Conn, *amqp.Link) { s.pump() }
+func (s *stream) OnFlow(*amqpserver.Conn, *amqp.Link) { s.pump() }
 
-func (s *stream) OnDelivery(*server.Conn, *amqp.Link, *amqp.Delivery) {}
+func (s *stream) OnDelivery(*amqpserver.Conn, *amqp.Link, *amqp.Delivery) {}
 
-func (s *stream) OnDisposition(_ *server.Conn, _ *amqp.Link, d *amqp.Delivery) {
+func (s *stream) OnDisposition(_ *amqpserver.Conn, _ *amqp.Link, d *amqp.Delivery) {
 	if _, ok := d.RemoteState().(*types.Accepted); ok || d.RemoteSettled() {
 		switch a := d.Context.(type) {
 		case *broker.Hold:
@@ -375,4 +375,4 @@ func (s *stream) OnDisposition(_ *server.Conn, _ *amqp.Link, d *amqp.Delivery) {
 	}
 }
 
-func (s *stream) OnDetach(*server.Conn, *amqp.Link) { s.drop("backup detached") }
+func (s *stream) OnDetach(*amqpserver.Conn, *amqp.Link) { s.drop("backup detached") }

@@ -12,8 +12,8 @@ import (
 	"github.com/qpidha/qpidha/internal/acl"
 	"github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // TypeHandler serves the requests for one object type. Handle gets a
@@ -47,11 +47,11 @@ func (o Operations) Handle(req *Request) Response {
 		req.Operation, req.Type, strings.Join(ops, ", "))
 }
 
-// Server is what the agent needs of the AMQP server (*server.Server).
+// Server is what the agent needs of the AMQP server (*amqpserver.Server).
 // When it also has a method Addrs() []net.Addr (the listening addresses),
 // the broker object's port is the one it listens on.
 type Server interface {
-	Connections() []server.ConnInfo
+	Connections() []amqpserver.ConnInfo
 }
 
 // port is the port the broker listens on, when the server tells, else the
@@ -84,7 +84,7 @@ type Config struct {
 	Store interface{ Attributes() map[string]any }
 }
 
-// Agent answers management requests: it implements server.Management.
+// Agent answers management requests: it implements amqpserver.Management.
 type Agent struct {
 	cfg     Config
 	started time.Time
@@ -94,7 +94,7 @@ type Agent struct {
 	types map[string]TypeHandler
 }
 
-var _ server.Management = (*Agent)(nil)
+var _ amqpserver.Management = (*Agent)(nil)
 
 // NewAgent returns an agent serving the broker's queues, exchanges,
 // bindings, broker and (once SetServer is called) connections.
@@ -111,7 +111,7 @@ func NewAgent(cfg Config) *Agent {
 // the connection and broker objects.
 func (a *Agent) SetServer(s Server) { a.server.Store(&s) }
 
-func (a *Agent) connections() []server.ConnInfo {
+func (a *Agent) connections() []amqpserver.ConnInfo {
 	if s := a.server.Load(); s != nil {
 		return (*s).Connections()
 	}
@@ -210,9 +210,9 @@ func (a *Agent) Serve(req *Request) (resp Response) {
 	return resp
 }
 
-// Handle implements server.Management: it decodes the request, serves it
+// Handle implements amqpserver.Management: it decodes the request, serves it
 // and encodes the response (nil when the request has no reply-to).
-func (a *Agent) Handle(from server.ConnInfo, m *message.Message) []byte {
+func (a *Agent) Handle(from amqpserver.ConnInfo, m *message.Message) []byte {
 	req, err := DecodeRequest(m)
 	var resp Response
 	if err != nil {
@@ -229,7 +229,7 @@ func (a *Agent) Handle(from server.ConnInfo, m *message.Message) []byte {
 }
 
 // Access control. The agent applies the server's ACL (the server given to
-// SetServer, when it has an Authorize method: *server.Server) with the
+// SetServer, when it has an Authorize method: *amqpserver.Server) with the
 // checks qpidd's management agent and broker made for QMF requests:
 //
 //	READ                access query name=<type>:<name> schemaclass=<class>
@@ -260,7 +260,7 @@ func (a *Agent) Handle(from server.ConnInfo, m *message.Message) []byte {
 
 // authorizer is what the agent needs of the server to apply the ACL.
 type authorizer interface {
-	Authorize(from server.ConnInfo, action acl.Action, object acl.Object, props map[acl.Property]string) *types.Error
+	Authorize(from amqpserver.ConnInfo, action acl.Action, object acl.Object, props map[acl.Property]string) *types.Error
 }
 
 // BrokerPackage is the schema package of the broker's own types.

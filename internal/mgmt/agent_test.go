@@ -8,13 +8,13 @@ import (
 
 	"github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
-type fakeServer []server.ConnInfo
+type fakeServer []amqpserver.ConnInfo
 
-func (f fakeServer) Connections() []server.ConnInfo { return f }
+func (f fakeServer) Connections() []amqpserver.ConnInfo { return f }
 
 func newAgent(t *testing.T) (*Agent, *broker.Broker) {
 	t.Helper()
@@ -62,8 +62,8 @@ func list(t *testing.T, r Response) []map[string]any {
 }
 
 func TestWireNamesAreTheServers(t *testing.T) {
-	if Address != server.ManagementAddress || AdminProperty != server.AdminProperty {
-		t.Fatal("package wire and package server disagree on the management address or admin property")
+	if Address != amqpserver.ManagementAddress || AdminProperty != amqpserver.AdminProperty {
+		t.Fatal("package wire and package amqpserver disagree on the management address or admin property")
 	}
 }
 
@@ -285,7 +285,7 @@ func TestRegister(t *testing.T) {
 			return OK(map[string]any{"status": "active", "admin": req.From.Admin})
 		},
 	})
-	r := a.Serve(&Request{Operation: "status", Type: "habroker", From: server.ConnInfo{Admin: true}})
+	r := a.Serve(&Request{Operation: "status", Type: "habroker", From: amqpserver.ConnInfo{Admin: true}})
 	if r.Status != StatusOK || body(t, r)["status"] != "active" || body(t, r)["admin"] != true {
 		t.Fatalf("status: %+v", r)
 	}

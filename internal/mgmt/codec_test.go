@@ -6,7 +6,7 @@ import (
 
 	"github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
-	"github.com/qpidha/qpidha/internal/server"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 )
 
 func parse(t *testing.T, b []byte) *message.Message {
@@ -107,7 +107,7 @@ func TestDecodeRequestForms(t *testing.T) {
 
 func TestHandle(t *testing.T) {
 	a, _ := newAgent(t)
-	from := server.ConnInfo{ID: "conn-1"}
+	from := amqpserver.ConnInfo{ID: "conn-1"}
 
 	// A good request: the response correlates by message-id.
 	b, err := EncodeRequest(&Request{Operation: OpRead, Type: "broker"}, uint64(42), "replies")

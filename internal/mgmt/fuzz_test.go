@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/qpidha/qpidha/internal/amqp/message"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // FuzzHandle feeds arbitrary messages to the agent: it may answer with an
@@ -33,7 +33,7 @@ func FuzzHandle(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out := a.Handle(server.ConnInfo{ID: "fuzz"}, m)
+		out := a.Handle(amqpserver.ConnInfo{ID: "fuzz"}, m)
 		if out == nil {
 			return
 		}

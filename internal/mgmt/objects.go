@@ -8,8 +8,8 @@ import (
 
 	"github.com/qpidha/qpidha/internal/acl"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // Attributes of each broker type, in the order tools show them.
@@ -219,7 +219,7 @@ func (a *Agent) createQueue(req *Request) Response {
 	if s.Exclusive {
 		s.Owner = req.From.ID
 	}
-	if denied := a.authorize(req, acl.ActCreate, acl.ObjQueue, server.CreateQueueProps(name, s)); denied != nil {
+	if denied := a.authorize(req, acl.ActCreate, acl.ObjQueue, amqpserver.CreateQueueProps(name, s)); denied != nil {
 		return *denied
 	}
 	if s.AlternateExchange != "" && a.cfg.Broker.Exchange(s.AlternateExchange) == nil {
@@ -267,7 +267,7 @@ func (a *Agent) deleteQueue(req *Request) Response {
 	if q == nil {
 		return Errorf(StatusNotFound, "queue %q not found", name)
 	}
-	if denied := a.authorize(req, acl.ActDelete, acl.ObjQueue, server.DeleteQueueProps(name, q.Settings())); denied != nil {
+	if denied := a.authorize(req, acl.ActDelete, acl.ObjQueue, amqpserver.DeleteQueueProps(name, q.Settings())); denied != nil {
 		return *denied
 	}
 	st := q.Stats()
@@ -357,7 +357,7 @@ func (a *Agent) createExchange(req *Request) Response {
 			return Errorf(StatusBadRequest, "exchange %q: %v", name, err)
 		}
 	}
-	if denied := a.authorize(req, acl.ActCreate, acl.ObjExchange, server.CreateExchangeProps(name, kind, s)); denied != nil {
+	if denied := a.authorize(req, acl.ActCreate, acl.ObjExchange, amqpserver.CreateExchangeProps(name, kind, s)); denied != nil {
 		return *denied
 	}
 	if alt := s.AlternateExchange; alt != "" && alt != name && a.cfg.Broker.Exchange(alt) == nil {
@@ -415,7 +415,7 @@ func (a *Agent) deleteExchange(req *Request) Response {
 	if e == nil {
 		return Errorf(StatusNotFound, "exchange %q not found", name)
 	}
-	if denied := a.authorize(req, acl.ActDelete, acl.ObjExchange, server.DeleteExchangeProps(e)); denied != nil {
+	if denied := a.authorize(req, acl.ActDelete, acl.ObjExchange, amqpserver.DeleteExchangeProps(e)); denied != nil {
 		return *denied
 	}
 	if e.Builtin() {
@@ -614,7 +614,7 @@ func (a *Agent) brokerAttrs() map[string]any {
 	}
 }
 
-func connectionAttrs(c server.ConnInfo) map[string]any {
+func connectionAttrs(c amqpserver.ConnInfo) map[string]any {
 	props := map[string]any{}
 	for _, e := range c.Properties {
 		if k, ok := key(e.Key); ok {

@@ -3,8 +3,8 @@ package mgmt
 import (
 	"fmt"
 
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/mgmt/wire"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // The protocol's names and numbers (see package wire, which clients use).
@@ -60,7 +60,7 @@ type Request struct {
 	// Properties are all the application properties as sent.
 	Properties map[string]any
 	// From describes the requesting connection.
-	From server.ConnInfo
+	From amqpserver.ConnInfo
 }
 
 // Response is the answer to a request.

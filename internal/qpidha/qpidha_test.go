@@ -14,10 +14,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/mgmt"
 	"github.com/qpidha/qpidha/internal/mgmt/client"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 func TestMatches(t *testing.T) {
@@ -248,7 +248,7 @@ func serve(t *testing.T, ha *fakeHA) string {
 	if ha != nil {
 		agent.Register(haBrokerType, ha.operations())
 	}
-	s := server.New(server.Config{Broker: b, Log: log, Management: agent})
+	s := amqpserver.New(amqpserver.Config{Broker: b, Log: log, Management: agent})
 	agent.SetServer(s)
 	addr, err := s.Listen("127.0.0.1:0")
 	if err != nil {

@@ -16,8 +16,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
-	"github.com/qpidha/qpidha/internal/server"
 	"github.com/qpidha/qpidha/internal/store"
 	"github.com/qpidha/qpidha/internal/store/vfs"
 )
@@ -26,7 +26,7 @@ import (
 type node struct {
 	st    *store.Store
 	b     *broker.Broker
-	srv   *server.Server
+	srv   *amqpserver.Server
 	url   string
 	fatal chan error
 }
@@ -61,7 +61,7 @@ func startNode(t *testing.T, fs vfs.FS, retry time.Duration) *node {
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	n.srv = server.New(server.Config{Broker: n.b, Log: log})
+	n.srv = amqpserver.New(amqpserver.Config{Broker: n.b, Log: log})
 	addr, err := n.srv.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -12,9 +12,9 @@ import (
 	amqp "github.com/Azure/go-amqp"
 	"github.com/sirupsen/logrus"
 
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/mgmt"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 // startBroker runs an in-process broker with the management agent.
@@ -27,7 +27,7 @@ func startBroker(t *testing.T) (*broker.Broker, string) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	agent := mgmt.NewAgent(mgmt.Config{Broker: b, Name: "test-broker", Version: "test"})
-	s := server.New(server.Config{Broker: b, Log: log, Management: agent, ContainerID: "test-broker"})
+	s := amqpserver.New(amqpserver.Config{Broker: b, Log: log, Management: agent, ContainerID: "test-broker"})
 	agent.SetServer(s)
 	addr, err := s.Listen("127.0.0.1:0")
 	if err != nil {

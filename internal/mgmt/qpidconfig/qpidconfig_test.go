@@ -12,10 +12,10 @@ import (
 
 	amqpmessage "github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/mgmt"
 	"github.com/qpidha/qpidha/internal/mgmt/client"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 func TestReorder(t *testing.T) {
@@ -314,7 +314,7 @@ func TestAgainstServer(t *testing.T) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	agent := mgmt.NewAgent(mgmt.Config{Broker: b, Name: "b"})
-	s := server.New(server.Config{Broker: b, Log: log, Management: agent})
+	s := amqpserver.New(amqpserver.Config{Broker: b, Log: log, Management: agent})
 	agent.SetServer(s)
 	addr, err := s.Listen("127.0.0.1:0")
 	if err != nil {

@@ -1,7 +1,7 @@
-// Package brokerd is the qpidd process: it turns options into a broker, an
+// Package qpidd is the qpidd process: it turns options into a broker, an
 // AMQP server, its store and HA modules, serves until SIGTERM, and shuts
 // down closing every connection with amqp:connection:forced.
-package brokerd
+package qpidd
 
 import (
 	"fmt"
@@ -16,13 +16,13 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/qpidha/qpidha/internal/acl"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/config"
 	"github.com/qpidha/qpidha/internal/daemon"
 	"github.com/qpidha/qpidha/internal/ha"
 	"github.com/qpidha/qpidha/internal/mgmt"
-	"github.com/qpidha/qpidha/internal/server"
 	"github.com/qpidha/qpidha/internal/store"
 )
 
@@ -31,11 +31,11 @@ type Broker struct {
 	opts   *config.Options
 	log    *logrus.Logger
 	broker *broker.Broker
-	server *server.Server
+	server *amqpserver.Server
 	ha     *ha.Module   // nil without ha-cluster or ha-queue-replication
 	store  *store.Store // nil without a store directory, or in an HA cluster
 	users  *auth.DB     // nil with auth=no
-	acl    *server.AccessControl
+	acl    *amqpserver.AccessControl
 	addrs  []net.Addr
 	// fatal is why the broker stopped itself (a stale primary), if it did:
 	// the process then exits 1, so a supervisor sees a failure.
@@ -81,12 +81,12 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 			return nil, fmt.Errorf("queue %s: %w", name, err)
 		}
 	}
-	scfg := server.Config{
+	scfg := amqpserver.Config{
 		Broker:      b,
 		Log:         log,
 		ContainerID: containerID(),
 	}
-	if scfg.ACL, err = server.LoadAccessControl(opts.ACLFilePath(), opts.QueuePatterns, opts.TopicPatterns, log); err != nil {
+	if scfg.ACL, err = amqpserver.LoadAccessControl(opts.ACLFilePath(), opts.QueuePatterns, opts.TopicPatterns, log); err != nil {
 		closeStore(st)
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 	} else {
 		scfg.SASL = auth.NewServer(nil, true)
 	}
-	srv := server.New(scfg)
+	srv := amqpserver.New(scfg)
 	agent.SetServer(srv)
 	if haMod != nil {
 		haMod.SetServer(srv)

@@ -1,4 +1,4 @@
-package brokerd
+package qpidd
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package server_test
+package amqpserver_test
 
 // ACL enforcement by an in-process server with the management agent and
 // PLAIN logins against an in-memory user database: every action and object
@@ -20,12 +20,12 @@ import (
 	"github.com/qpidha/qpidha/internal/acl"
 	"github.com/qpidha/qpidha/internal/amqp"
 	"github.com/qpidha/qpidha/internal/amqp/types"
+	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/mgmt"
 	"github.com/qpidha/qpidha/internal/mgmt/client"
 	"github.com/qpidha/qpidha/internal/mgmt/wire"
-	"github.com/qpidha/qpidha/internal/server"
 )
 
 const password = "secret"
@@ -58,7 +58,7 @@ func (l *logBuffer) String() string {
 type env struct {
 	t      *testing.T
 	addr   string
-	srv    *server.Server
+	srv    *amqpserver.Server
 	broker *broker.Broker
 	log    *logBuffer
 }
@@ -68,9 +68,11 @@ const extNode = "$fake-replicate"
 
 type fakeExt struct{}
 
-func (fakeExt) Admit(server.ConnInfo) (server.Admission, *types.Error) { return server.AdmitAll, nil }
+func (fakeExt) Admit(amqpserver.ConnInfo) (amqpserver.Admission, *types.Error) {
+	return amqpserver.AdmitAll, nil
+}
 
-func (fakeExt) Attach(c *server.Conn, l *amqp.Link) bool {
+func (fakeExt) Attach(c *amqpserver.Conn, l *amqp.Link) bool {
 	src := l.RemoteSource()
 	if src == nil || src.Address != extNode {
 		return false
@@ -83,10 +85,10 @@ func (fakeExt) Attach(c *server.Conn, l *amqp.Link) bool {
 
 type fakeHandler struct{}
 
-func (fakeHandler) OnFlow(*server.Conn, *amqp.Link)                        {}
-func (fakeHandler) OnDelivery(*server.Conn, *amqp.Link, *amqp.Delivery)    {}
-func (fakeHandler) OnDisposition(*server.Conn, *amqp.Link, *amqp.Delivery) {}
-func (fakeHandler) OnDetach(*server.Conn, *amqp.Link)                      {}
+func (fakeHandler) OnFlow(*amqpserver.Conn, *amqp.Link)                        {}
+func (fakeHandler) OnDelivery(*amqpserver.Conn, *amqp.Link, *amqp.Delivery)    {}
+func (fakeHandler) OnDisposition(*amqpserver.Conn, *amqp.Link, *amqp.Delivery) {}
+func (fakeHandler) OnDetach(*amqpserver.Conn, *amqp.Link)                      {}
 
 // start runs a server enforcing aclText ("" for no ACL file) with the
 // users admin, alice, bob and carol, a queue q1, a queue q2 and an
@@ -121,18 +123,18 @@ func start(t *testing.T, aclText string) *env {
 	logs := &logBuffer{}
 	log := logrus.New()
 	log.SetOutput(logs)
-	var ac *server.AccessControl
+	var ac *amqpserver.AccessControl
 	if aclText != "" {
 		a, err := acl.Parse(strings.NewReader(aclText), "test.acl")
 		if err != nil {
 			t.Fatalf("acl: %v", err)
 		}
-		if ac, err = server.NewAccessControl(a, []string{`auto\..*`}, []string{`topic\..*`}, log); err != nil {
+		if ac, err = amqpserver.NewAccessControl(a, []string{`auto\..*`}, []string{`topic\..*`}, log); err != nil {
 			t.Fatal(err)
 		}
 	}
 	agent := mgmt.NewAgent(mgmt.Config{Broker: b, Name: "test"})
-	s := server.New(server.Config{
+	s := amqpserver.New(amqpserver.Config{
 		Broker: b, Log: log, SASL: auth.NewServer(db, false), RequireSASL: true,
 		Management: agent, ACL: ac, Extension: fakeExt{},
 	})
@@ -634,13 +636,13 @@ func TestACLAnonymous(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ac, err := server.NewAccessControl(a, nil, nil, nil)
+	ac, err := amqpserver.NewAccessControl(a, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := logrus.New()
 	log.SetOutput(&logBuffer{})
-	s := server.New(server.Config{Broker: b, Log: log, ACL: ac})
+	s := amqpserver.New(amqpserver.Config{Broker: b, Log: log, ACL: ac})
 	addr, err := s.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -665,7 +667,7 @@ func TestACLAnonymous(t *testing.T) {
 }
 
 func TestLoadAccessControl(t *testing.T) {
-	if ac, err := server.LoadAccessControl("", nil, nil, nil); ac != nil || err != nil {
+	if ac, err := amqpserver.LoadAccessControl("", nil, nil, nil); ac != nil || err != nil {
 		t.Fatalf("no file: %v, %v", ac, err)
 	}
 	dir := t.TempDir()
@@ -673,15 +675,15 @@ func TestLoadAccessControl(t *testing.T) {
 	if err := os.WriteFile(path, []byte("acl allow bob@QPID all all\nacl permit all all\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := server.LoadAccessControl(path, nil, nil, nil)
+	_, err := amqpserver.LoadAccessControl(path, nil, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), path+":2:") || !strings.HasPrefix(err.Error(), "acl-file: ") {
 		t.Fatalf("bad file: %v", err)
 	}
-	_, err = server.LoadAccessControl(dir+"/missing.acl", nil, nil, nil)
+	_, err = amqpserver.LoadAccessControl(dir+"/missing.acl", nil, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "missing.acl") {
 		t.Fatalf("missing file: %v", err)
 	}
-	var nilAC *server.AccessControl
+	var nilAC *amqpserver.AccessControl
 	if !nilAC.AdminAllowed("x@QPID") || nilAC.ACL() != nil {
 		t.Fatal("a nil AccessControl must allow everything")
 	}

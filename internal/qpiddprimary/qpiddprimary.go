@@ -1,4 +1,4 @@
-// Package primary is qpidd-primary, the HA primary service: the command
+// Package qpiddprimary is qpidd-primary, the HA primary service: the command
 // cluster managers run to make the local broker the primary, and the
 // rgmanager "qpidd-primary" script itself (cluster.conf's
 // <script file="/etc/init.d/qpidd-primary"/> can name this program). It is
@@ -15,7 +15,7 @@
 // Every action holds the lock the qpidd init script takes (flock on
 // QPID_LOCK), so the two never act at once. The settings are the init
 // script's: the sysconfig file (packaging/sysconfig/qpidd).
-package primary
+package qpiddprimary
 
 import (
 	"fmt"

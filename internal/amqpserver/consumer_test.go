@@ -1,4 +1,4 @@
-package server
+package amqpserver
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package server
+package amqpserver
 
 // Access control: the acl-file applied to connections, links, messages and
 // (through Server.Authorize) management requests, with the checks qpidd

@@ -1,7 +1,7 @@
-// Package server accepts AMQP connections and maps their links onto the
+// Package amqpserver accepts AMQP connections and maps their links onto the
 // broker: a link whose target is a queue is a producer, a link whose source
 // is a queue is a consumer. Each connection runs on its own driver goroutine.
-package server
+package amqpserver
 
 import (
 	"errors"
