@@ -8,12 +8,12 @@ GO123   := go1.23.12
 FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse ./internal/mgmt:FuzzHandle ./internal/store:FuzzRecover
 FUZZTIME ?= 10m
 
-.PHONY: help setup build run broker test vet unit interop fuzz-smoke fuzz go123 bench install clean
+.PHONY: help setup build run broker test vet unit interop e2e-race fuzz-smoke fuzz go123 bench install clean
 
 help:
 	@echo "make run        build and run a local 3-broker HA cluster on 127.0.0.1:5672-5674"
 	@echo "make broker     build and run one broker on localhost:5672 (auth off, queues on demand)"
-	@echo "make test       install test dependencies, then vet, unit, interop, fuzz smoke, Go $(GO123) build"
+	@echo "make test       install test dependencies, then vet, unit, interop, the HA tests with -race binaries, fuzz smoke, Go $(GO123) build"
 	@echo "make build      build the commands into bin/"
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 10m) each"
 	@echo "make bench      qpidd, standalone and 3-broker HA, against RabbitMQ 3.10, 1 node and 3-node quorum queues: msgs/s, p50/p99 (N=messages);"
@@ -41,7 +41,7 @@ broker: build
 
 test: build
 	@scripts/setup.sh test
-	$(MAKE) vet unit interop fuzz-smoke go123
+	$(MAKE) vet unit interop e2e-race fuzz-smoke go123
 
 vet:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
@@ -52,6 +52,14 @@ unit:
 
 interop: build
 	QPIDHA_BIN=$(BIN) $(GO) test -count=1 -timeout 20m ./tests/...
+
+# e2e-race: the HA scenarios and failover tests again, with every binary
+# built with the race detector; a broker that logs a data race (or an
+# illegal HA state transition) fails the test that ran it.
+BIN_RACE := $(CURDIR)/bin-race
+e2e-race:
+	$(GO) build -race -o $(BIN_RACE)/ ./qpidd ./qpidd-primary ./qpid-config ./qpid-ha ./qpidd-users ./qpid-cluster-conf ./tests/checker
+	QPIDHA_BIN=$(BIN_RACE) $(GO) test -count=1 -timeout 30m ./tests/ha/ ./tests/failover/
 
 # A short run of every fuzz target (the seed corpora already run as unit
 # tests): a count, not a duration, so it cannot hit golang/go#75804.
@@ -98,7 +106,7 @@ install: build
 	fi
 
 clean:
-	rm -rf $(BIN) .run
+	rm -rf $(BIN) $(BIN_RACE) .run
 
 # The namespace lab (tests/lab/README.md): a real 3-node Pacemaker/Corosync
 # cluster in namespaces on this machine (root), fencing on, the qpidd clone

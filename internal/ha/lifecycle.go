@@ -239,7 +239,7 @@ func (m *Module) checkRecovered() {
 	p, st := m.primary, m.state
 	m.mu.Unlock()
 	if p != nil && st == Recovering && !p.expecting() {
-		m.setState(Active)
+		_, _ = m.moveFrom(Active, Recovering)
 	}
 }
 

@@ -2,6 +2,7 @@ package ha
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -129,20 +130,40 @@ func Monotonic() int64 {
 	return ts.Nano()
 }
 
-// setState moves to a new state, refusing illegal transitions (a bug), and
-// logs the change with the monotonic clock.
+// setState moves to a new state and logs the change with the monotonic
+// clock. An illegal transition is a bug: it is refused, logged loudly, and
+// the broker stops (as the original did), since its role can no longer be
+// trusted.
 func (m *Module) setState(to State) error {
+	_, err := m.moveTo(to)
+	return err
+}
+
+// moveFrom moves to a new state only from one of the states given (checked
+// and changed atomically); false if the broker was in another state.
+func (m *Module) moveFrom(to State, from ...State) (bool, error) {
+	return m.moveTo(to, from...)
+}
+
+func (m *Module) moveTo(to State, only ...State) (bool, error) {
 	m.mu.Lock()
 	from := m.state
+	if len(only) > 0 && !slices.Contains(only, from) {
+		m.mu.Unlock()
+		return false, nil
+	}
 	if from == to {
 		m.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	if !(from == Standalone && to == Joining) && !CanMove(from, to) {
 		m.mu.Unlock()
 		err := ErrIllegalTransition{from, to}
-		m.log.WithError(err).Error("refused an illegal HA state transition")
-		return err
+		m.log.WithError(err).Error("illegal HA state transition (a bug): stopping the broker")
+		if m.cfg.Exit != nil {
+			m.cfg.Exit(err.Error())
+		}
+		return false, err
 	}
 	m.state = to
 	m.since = time.Now()
@@ -154,7 +175,7 @@ func (m *Module) setState(to State) error {
 	if m.cfg.OnStatus != nil {
 		m.cfg.OnStatus(fmt.Sprintf("HA %s (epoch %d)", to, epoch))
 	}
-	return nil
+	return true, nil
 }
 
 // Admit implements amqpserver.Extension: a primary (or a standalone broker)

@@ -123,9 +123,7 @@ func (r *replicator) attached(l *amqp.Link) {
 	}
 	if l == r.repLink {
 		r.streaming = true
-		if st := r.m.State(); st == Joining || st == Ready {
-			r.m.setState(CatchUp)
-		}
+		_, _ = r.m.moveFrom(CatchUp, Joining, Ready)
 		r.log.WithField("epoch", epoch).Info("replicating from the primary")
 		l.Flow(uint32(r.m.cfg.FlowMessages), false)
 	}
@@ -311,7 +309,7 @@ func (r *replicator) endSnapshot() {
 // the primary has put it in the ready set (which follows its acknowledgement
 // of the snapshot).
 func (r *replicator) maybeReady() {
-	if r.caughtUp && r.m.State() == CatchUp && r.m.Membership().IsReady(r.m.BrokerID()) {
-		r.m.setState(Ready)
+	if r.caughtUp && r.m.Membership().IsReady(r.m.BrokerID()) {
+		_, _ = r.m.moveFrom(Ready, CatchUp)
 	}
 }

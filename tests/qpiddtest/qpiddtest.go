@@ -141,7 +141,11 @@ func (b *Broker) start() {
 		b.exitErr = cmd.Wait()
 		close(b.exited)
 	}()
-	t.Cleanup(b.Kill)
+	logged := b.log
+	t.Cleanup(func() {
+		b.Kill()
+		checkLog(t, cmd.Process.Pid, logged.String())
+	})
 	select {
 	case p := <-port:
 		b.Port = p
@@ -253,6 +257,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Bugs a broker's log may show, which fail the test that ran it: a data
+// race (binaries built with -race: make e2e-race) and an illegal HA state
+// transition.
+var logBugs = []string{"WARNING: DATA RACE", "illegal HA state transition"}
+
+// checkLog fails the test if a broker's log shows a bug.
+func checkLog(t testing.TB, pid int, log string) {
+	t.Helper()
+	for _, bug := range logBugs {
+		if i := strings.Index(log, bug); i >= 0 {
+			start := strings.LastIndexByte(log[:i], '\n') + 1
+			t.Errorf("qpidd (pid %d) logged %q:\n%s", pid, bug, log[start:min(len(log), start+8000)])
+		}
+	}
 }
 
 // Eventually polls cond until it returns nil or the timeout passes.
