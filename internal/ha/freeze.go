@@ -50,11 +50,16 @@ func (f *freezeWatch) frozeWithin(now time.Time, window time.Duration) bool {
 	return !f.frozenAt.IsZero() && now.Sub(f.frozenAt) < window
 }
 
-// watch feeds the clock to f until the process ends.
-func (f *freezeWatch) watch() {
+// watch feeds the clock to f until quit is closed.
+func (f *freezeWatch) watch(quit <-chan struct{}) {
 	t := time.NewTicker(freezeTick)
 	defer t.Stop()
-	for now := range t.C {
-		f.observe(now)
+	for {
+		select {
+		case <-quit:
+			return
+		case now := <-t.C:
+			f.observe(now)
+		}
 	}
 }

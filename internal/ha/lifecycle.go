@@ -27,8 +27,8 @@ func (m *Module) Start() {
 	b := m.backup
 	m.mu.Unlock()
 	go b.run()
-	go m.persistLoop()
-	go m.freeze.watch()
+	m.goRun(m.persistLoop)
+	m.goRun(func() { m.freeze.watch(m.quit) })
 }
 
 // Stop ends replication and saves the position.
@@ -42,8 +42,12 @@ func (m *Module) Stop() {
 	if b != nil {
 		b.shutdown(closeGrace)
 	}
-	if p != nil && p.timer != nil {
-		p.timer.Stop()
+	if p != nil {
+		p.mu.Lock()
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		p.mu.Unlock()
 	}
 	m.mu.Lock()
 	replicas := m.replicas
@@ -52,6 +56,8 @@ func (m *Module) Stop() {
 	for _, r := range replicas {
 		close(r.stop)
 	}
+	m.quitOnce.Do(func() { close(m.quit) })
+	m.wg.Wait()
 	m.savePosition()
 }
 
@@ -195,7 +201,7 @@ func (m *Module) Promote(peers []PeerStatus) error {
 	}
 	m.checkRecovered()
 	m.startReplicas()
-	go m.watchPeers(p)
+	m.goRun(func() { m.watchPeers(p) })
 	return nil
 }
 
@@ -218,8 +224,14 @@ func (m *Module) startSource() {
 // another was promoted), this one is stale and stops serving.
 func (m *Module) watchPeers(p *primary) {
 	period := max(2*m.cfg.MaintenanceInterval, time.Second)
+	t := time.NewTicker(period)
+	defer t.Stop()
 	for {
-		time.Sleep(period)
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+		}
 		m.mu.Lock()
 		current := m.primary == p
 		m.mu.Unlock()
@@ -312,8 +324,13 @@ func (m *Module) Position() Position {
 func (m *Module) persistLoop() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for range t.C {
-		m.savePosition()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+			m.savePosition()
+		}
 	}
 }
 

@@ -63,6 +63,11 @@ type Module struct {
 	// acknowledged, and one of them must be promotable next.
 	stopping bool
 	freeze   freezeWatch // when this process last ran, and last woke from a freeze
+
+	// quit ends the module's own goroutines (Stop); wg waits for them.
+	quit     chan struct{}
+	quitOnce sync.Once
+	wg       sync.WaitGroup
 }
 
 // New creates the module. The broker starts joining (a cluster member) or
@@ -93,13 +98,23 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{cfg: cfg, broker: b, store: store, since: time.Now()}
+	m := &Module{cfg: cfg, broker: b, store: store, since: time.Now(), quit: make(chan struct{})}
 	m.log = log.WithField("ha", short(store.Get().BrokerID))
 	m.membership = store.Get().Membership
 	if cfg.Cluster {
 		m.setState(Joining)
 	}
 	return m, nil
+}
+
+// goRun runs f on a goroutine of the module's own, which Stop waits for:
+// f must return once m.quit is closed.
+func (m *Module) goRun(f func()) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
 }
 
 // BrokerID is this broker's persistent identity.
