@@ -13,6 +13,7 @@ import (
 	"github.com/qpidha/qpidha/internal/amqp/driver"
 	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/amqpserver"
+	"github.com/qpidha/qpidha/internal/ha/core"
 )
 
 // backup keeps this broker connected to the primary: it tries the addresses
@@ -124,6 +125,7 @@ func (b *backup) replicateFrom(addr string) error {
 	case err := <-done:
 		if r.streaming {
 			b.log.WithField("address", addr).WithError(err).Warn("lost the primary")
+			b.m.step(func(c *core.Core) error { c.PrimaryLost(); return nil })
 		}
 		return err
 	case <-b.stop:

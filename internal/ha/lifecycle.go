@@ -1,17 +1,20 @@
 package ha
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/qpidha/qpidha/internal/amqp/sasl"
 	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/broker"
+	"github.com/qpidha/qpidha/internal/ha/core"
 )
+
+// tick is how often the core is told the time: it sees a freeze as a gap
+// of more than a second, and runs its timers (ha-backup-timeout, the
+// primary's peer checks).
+const tick = 100 * time.Millisecond
 
 // Start begins HA work: a cluster member looks for the primary; a
 // standalone broker with ha-queue-replication serves queue replicas.
@@ -28,26 +31,32 @@ func (m *Module) Start() {
 	m.mu.Unlock()
 	go b.run()
 	m.goRun(m.persistLoop)
-	m.goRun(func() { m.freeze.watch(m.quit) })
+	m.goRun(m.ticker)
+}
+
+// ticker tells the core the time until the module stops.
+func (m *Module) ticker() {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+			m.step(nil)
+		}
+	}
 }
 
 // Stop ends replication and saves the position.
 func (m *Module) Stop() {
+	m.step(func(c *core.Core) error { c.Stopping(); return nil })
 	m.mu.Lock()
-	m.stopping = true
 	b := m.backup
 	m.backup = nil
-	p := m.primary
 	m.mu.Unlock()
 	if b != nil {
 		b.shutdown(closeGrace)
-	}
-	if p != nil {
-		p.mu.Lock()
-		if p.timer != nil {
-			p.timer.Stop()
-		}
-		p.mu.Unlock()
 	}
 	m.mu.Lock()
 	replicas := m.replicas
@@ -61,198 +70,81 @@ func (m *Module) Stop() {
 	m.savePosition()
 }
 
-// frozeRecently reports whether this process was frozen (SIGSTOP, a paused
-// VM) within two link heartbeats, or is waking from a freeze now.
-func (m *Module) frozeRecently() bool {
-	return m.freeze.frozeWithin(time.Now(), max(2*m.cfg.HeartbeatInterval, 2*freezeGap))
-}
-
-// newerPrimaryExists asks the peers whether one of them is primary of a
-// newer epoch; if so this primary is stale and stops (stale).
-func (m *Module) newerPrimaryExists(epoch uint64) bool {
-	for _, peer := range m.CheckPeers(m.statusTimeout()) {
-		if peer.Reachable && peer.State.IsPrimary() && peer.Membership.Epoch > epoch {
-			m.stale(peer.Membership.Epoch)
-			return true
-		}
-	}
-	return false
-}
-
-func (m *Module) isStopping() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.stopping
-}
-
-// PeerStatus is what a status check learned of another broker.
-type PeerStatus struct {
-	Address    string
-	Reachable  bool
-	State      State
-	BrokerID   string
-	Membership Membership
-}
-
-// Errors of promotion, with the reasons the original gave.
+// The promotion errors (see core).
 var (
-	ErrCatchingUp   = errors.New("Still catching up, cannot be promoted")
-	ErrJoining      = errors.New("Joining active cluster, cannot be promoted")
-	ErrPrimaryExist = errors.New("another broker is already primary")
-	ErrNotReady     = errors.New("not in the current ready set: another backup took over while this one was away")
-	ErrNotCluster   = errors.New("not a member of a cluster (ha-cluster=no)")
+	ErrCatchingUp   = core.ErrCatchingUp
+	ErrJoining      = core.ErrJoining
+	ErrPrimaryExist = core.ErrPrimaryExist
+	ErrNotReady     = core.ErrNotReady
+	ErrNotCluster   = core.ErrNotCluster
 )
 
-// CanPromote applies the promotion rules to this broker's state and what a
-// status check found of its peers (unreachable or hung peers are ignored,
-// as the original did):
-//   - a primary (active or recovering) is promoted already;
-//   - catchup never;
-//   - ready, unless a reachable peer is active or recovering, and only if
-//     this broker is in the newest ready set it knows of, its own or a
-//     peer's: a backup dropped while it was away must not take over;
-//   - joining, only when every reachable peer is joining too (the first
-//     primary of a new cluster).
+// CanPromote applies the promotion rules (core.CanPromote) to this broker
+// and what a status check found of its peers.
 func (m *Module) CanPromote(peers []PeerStatus) error {
-	st := m.State()
-	switch st {
-	case Standalone:
-		return ErrNotCluster
-	case Active, Recovering:
-		return nil
-	case CatchUp:
-		return ErrCatchingUp
-	}
-	for _, p := range peers {
-		if p.Reachable && p.State.IsPrimary() {
-			return fmt.Errorf("%w: %s is %s", ErrPrimaryExist, p.Address, p.State)
-		}
-	}
-	if st == Joining {
-		for _, p := range peers {
-			if p.Reachable && p.State != Joining {
-				return fmt.Errorf("%w (%s is %s)", ErrJoining, p.Address, p.State)
-			}
-		}
-		return nil
-	}
-	newest := m.Membership()
-	for _, p := range peers {
-		if p.Reachable && p.Membership.Newer(newest) {
-			newest = p.Membership
-		}
-	}
-	if newest.Epoch > 0 && !newest.IsReady(m.BrokerID()) {
-		return fmt.Errorf("%w (%s)", ErrNotReady, newest)
-	}
-	return nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.core.CanPromote(peers)
 }
 
 // Promote makes this broker the primary of a new epoch, if the rules allow
-// (see CanPromote). It returns once the broker is recovering or active.
+// (core.Promote). It returns once the broker is recovering or active, its
+// new epoch persisted.
 func (m *Module) Promote(peers []PeerStatus) error {
 	if err := m.CanPromote(peers); err != nil {
 		return err
 	}
 	m.mu.Lock()
-	if m.primary != nil {
-		m.mu.Unlock()
-		return nil
-	}
-	from := m.state
 	b := m.backup
 	m.backup = nil
 	m.mu.Unlock()
 	if b != nil {
 		b.shutdown(0) // no longer following anyone: the primary is gone
 	}
-	// The new epoch goes beyond every epoch this broker or its peers know.
-	st := m.store.Get()
-	epoch := max(st.Epoch, st.Membership.Epoch)
-	for _, p := range peers {
-		epoch = max(epoch, p.Membership.Epoch)
-	}
-	epoch++
-	old := m.Membership()
-	var expected []string
-	if from == Ready {
-		expected = old.Ready // the old primary's backups: hold for them
-	}
-	if err := m.store.Update(func(p *Persistent) {
-		p.Epoch = epoch
-		p.Position = Position{Epoch: epoch}
-	}); err != nil {
-		return fmt.Errorf("cannot persist the new epoch: %w", err)
-	}
-	p := newPrimary(m, epoch, expected)
-	m.mu.Lock()
-	m.primary = p
-	m.membership = p.membership.clone()
-	m.mu.Unlock()
-	m.persistMembership()
-	if err := m.setState(Recovering); err != nil {
+	err := m.step(func(c *core.Core) error {
+		if m.primary != nil {
+			return nil
+		}
+		if err := c.Promote(peers); err != nil {
+			return err
+		}
+		epoch, _ := c.Primary()
+		m.primary = newPrimary(m, epoch)
+		return nil
+	})
+	if err != nil {
+		m.restartBackup()
 		return err
 	}
-	if p.expecting() {
-		p.log.WithField("backups", shortAll(expected)).Info("recovering: holding acknowledgements until the old primary's backups catch up")
-		p.mu.Lock()
-		p.timer = time.AfterFunc(m.cfg.BackupTimeout, p.expire)
-		p.mu.Unlock()
-	}
-	m.checkRecovered()
+	m.mu.Lock()
+	p := m.primary
+	m.mu.Unlock()
+	p.observe()
+	m.serving.Store(true) // clients may come once the queues are replicated
 	m.startReplicas()
-	m.goRun(func() { m.watchPeers(p) })
 	return nil
+}
+
+// restartBackup follows a primary again after a promotion that failed
+// once the backup had stopped.
+func (m *Module) restartBackup() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.primary != nil || m.backup != nil || m.core.State() == Standalone {
+		return
+	}
+	m.backup = newBackup(m)
+	go m.backup.run()
 }
 
 // startSource lets a standalone broker serve queue replicas. Its message
 // identities take a new epoch at every start, so they are never reused.
 func (m *Module) startSource() {
-	var epoch uint64
-	_ = m.store.Update(func(p *Persistent) {
-		p.Epoch++
-		epoch = p.Epoch
+	m.step(func(c *core.Core) error {
+		m.primary = newPrimary(m, c.StartSource())
+		return nil
 	})
-	p := newPrimary(m, epoch, nil)
-	m.mu.Lock()
-	m.primary = p
-	m.mu.Unlock()
-}
-
-// watchPeers makes a primary check its peers now and then: if one of them
-// is primary of a newer epoch (this broker was paused or partitioned while
-// another was promoted), this one is stale and stops serving.
-func (m *Module) watchPeers(p *primary) {
-	period := max(2*m.cfg.MaintenanceInterval, time.Second)
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.quit:
-			return
-		case <-t.C:
-		}
-		m.mu.Lock()
-		current := m.primary == p
-		m.mu.Unlock()
-		if !current {
-			return
-		}
-		if m.newerPrimaryExists(p.epoch) {
-			return
-		}
-	}
-}
-
-// checkRecovered makes a recovering primary active once no expected backup
-// is awaited.
-func (m *Module) checkRecovered() {
-	m.mu.Lock()
-	p, st := m.primary, m.state
-	m.mu.Unlock()
-	if p != nil && st == Recovering && !p.expecting() {
-		_, _ = m.moveFrom(Active, Recovering)
-	}
+	m.primary.observe()
 }
 
 // CommitBarrier is called once a transaction's changes are made on the
@@ -261,41 +153,45 @@ func (m *Module) checkRecovered() {
 // acknowledged only when it cannot be lost or half-applied by a failover.
 func (m *Module) CommitBarrier(txn string) *broker.Hold {
 	m.mu.Lock()
-	p := m.primary
-	cluster := m.cfg.Cluster
-	m.mu.Unlock()
-	if p == nil || !cluster {
+	defer m.mu.Unlock()
+	if m.primary == nil || !m.cfg.Cluster {
 		return nil
 	}
-	return p.commitBarrier(txn)
+	pending := m.core.StreamBits(false) | m.core.MinReadyHeld()
+	h := broker.NewHold(pending)
+	m.pushAllLocked(item{kind: EvTxCommit, queueName: txn, hold: h}, false)
+	return h
 }
 
-// setMembership adopts a newer membership and persists it.
-func (m *Module) setMembership(ms Membership) {
+// syncBarrier marks the present end of every ready backup's stream: its
+// hold is done once each of them has applied every change made so far
+// (qpid-config --wait). A tx-commit naming no transaction is such a mark.
+func (m *Module) syncBarrier() *broker.Hold {
 	m.mu.Lock()
-	if !ms.Newer(m.membership) {
-		m.mu.Unlock()
-		return
-	}
-	m.membership = ms.clone()
-	m.mu.Unlock()
-	m.persistMembership()
+	defer m.mu.Unlock()
+	h := broker.NewHold(m.core.StreamBits(true))
+	m.pushAllLocked(item{kind: EvTxCommit, hold: h}, true)
+	return h
 }
 
-func (m *Module) persistMembership() {
-	ms := m.Membership()
-	if err := m.store.Update(func(p *Persistent) {
-		p.Membership = ms
-		p.Epoch = max(p.Epoch, ms.Epoch)
-	}); err != nil {
-		m.log.WithError(err).Error("cannot persist the HA membership")
+// pushAllLocked queues an item on every stream (only those of ready
+// backups, with ready), at the primary's next position (m.mu held).
+func (m *Module) pushAllLocked(it item, ready bool) {
+	if p := m.primary; p != nil {
+		it.at = p.seq.Add(1)
+	}
+	ms := m.core.Membership()
+	for _, s := range m.streams {
+		if !ready || ms.IsReady(s.backupID) {
+			s.push(it)
+		}
 	}
 }
 
 // noteApplied records the primary's position a backup has reached.
 func (m *Module) noteApplied(seq uint64) {
 	m.mu.Lock()
-	epoch := m.membership.Epoch
+	epoch := m.core.Membership().Epoch
 	if p := (Position{Epoch: epoch, Seq: seq}); m.position.Less(p) {
 		m.position = p
 	}
@@ -341,16 +237,6 @@ func (m *Module) savePosition() {
 	}
 	if err := m.store.Update(func(p *Persistent) { p.Position = pos }); err != nil {
 		m.log.WithError(err).Warn("cannot persist the HA position")
-	}
-}
-
-// stale is called when this primary learns of a newer epoch: another
-// broker was promoted after it, so it must stop serving at once.
-func (m *Module) stale(newer uint64) {
-	m.log.WithFields(logrus.Fields{"newer-epoch": newer, "mono": Monotonic()}).
-		Error("a newer primary exists: this stale primary stops serving")
-	if m.cfg.Exit != nil {
-		m.cfg.Exit(fmt.Sprintf("stale primary: epoch %d is newer than ours", newer))
 	}
 }
 

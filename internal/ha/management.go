@@ -73,14 +73,14 @@ func (m *Module) RegisterManagement(a *mgmt.Agent) {
 // or timeout. The wait holds up only the asking connection.
 func (m *Module) sync(timeout time.Duration) mgmt.Response {
 	m.mu.Lock()
-	p, st := m.primary, m.state
-	backups := len(m.membership.Ready)
+	p, st := m.primary, m.core.State()
+	backups := len(m.core.Membership().Ready)
 	m.mu.Unlock()
 	if p == nil {
 		return mgmt.Errorf(mgmt.StatusConflict, "this broker is %s, not the primary: changes are made, and waited for, on the primary", st)
 	}
 	done := make(chan struct{})
-	if !p.syncBarrier().Wait(func() { close(done) }) {
+	if !m.syncBarrier().Wait(func() { close(done) }) {
 		close(done)
 	}
 	select {

@@ -2,8 +2,8 @@ package ha
 
 import (
 	"fmt"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -14,6 +14,7 @@ import (
 	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
+	"github.com/qpidha/qpidha/internal/ha/core"
 )
 
 // Config is the HA part of a broker's options.
@@ -42,27 +43,33 @@ type Config struct {
 	Exit func(reason string)
 }
 
-// Module is the HA module of one broker.
+// Module is the HA module of one broker: the driver of its core (package
+// core), which decides every change of role, membership and guard, while
+// the module does the connections, files, timers and the broker's queues.
 type Module struct {
 	cfg    Config
 	log    *logrus.Entry
 	broker *broker.Broker
 	store  *Store
 	srv    *amqpserver.Server
+	start  time.Time // the core's time is the monotonic time since
 
-	mu         sync.Mutex
-	state      State
-	membership Membership
-	primary    *primary
-	backup     *backup
-	since      time.Time // when the state was entered
-	position   Position  // a backup's: the primary's position it applied
-	replicas   map[string]*replicaQueue
-	// stopping: the broker is shutting down. Its backups disconnecting
-	// then is no reason to shrink the ready set: they hold everything it
-	// acknowledged, and one of them must be promotable next.
-	stopping bool
-	freeze   freezeWatch // when this process last ran, and last woke from a freeze
+	mu       sync.Mutex // the core, and what the module keeps beside it
+	core     *core.Core
+	primary  *primary
+	backup   *backup
+	since    time.Time // when the state was entered
+	position Position  // a backup's: the primary's position it applied
+	replicas map[string]*replicaQueue
+	barriers map[core.BarrierID]*broker.Hold // memberships the streams must acknowledge
+	streams  map[core.StreamID]*stream
+	streamID core.StreamID
+	// lostPending are parties of streams that ended, which every new
+	// message waits for until the core has heard of their end.
+	lostPending uint64
+	// serving: a primary's queues are replicated (its driver is set up):
+	// clients may come.
+	serving atomic.Bool
 
 	// quit ends the module's own goroutines (Stop); wg waits for them.
 	quit     chan struct{}
@@ -98,12 +105,19 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{cfg: cfg, broker: b, store: store, since: time.Now(), quit: make(chan struct{})}
-	m.log = log.WithField("ha", short(store.Get().BrokerID))
-	m.membership = store.Get().Membership
-	if cfg.Cluster {
-		m.setState(Joining)
-	}
+	saved := store.Get()
+	m := &Module{cfg: cfg, broker: b, store: store, start: time.Now(), since: time.Now(), quit: make(chan struct{}),
+		barriers: map[core.BarrierID]*broker.Hold{}, streams: map[core.StreamID]*stream{}}
+	m.log = log.WithField("ha", short(saved.BrokerID))
+	m.core = core.New(core.Config{
+		ID:                  saved.BrokerID,
+		Cluster:             cfg.Cluster,
+		HeartbeatInterval:   cfg.HeartbeatInterval,
+		MaintenanceInterval: cfg.MaintenanceInterval,
+		BackupTimeout:       cfg.BackupTimeout,
+		MinReadyBackups:     cfg.MinReadyBackups,
+	}, core.Saved{Epoch: saved.Epoch, Membership: saved.Membership})
+	m.step(nil)
 	return m, nil
 }
 
@@ -127,14 +141,14 @@ func (m *Module) SetServer(s *amqpserver.Server) { m.srv = s }
 func (m *Module) State() State {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.state
+	return m.core.State()
 }
 
 // Membership is the newest membership this broker knows.
 func (m *Module) Membership() Membership {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.membership.clone()
+	return m.core.Membership()
 }
 
 // Monotonic reads the system-wide monotonic clock, which every process on
@@ -145,52 +159,104 @@ func Monotonic() int64 {
 	return ts.Nano()
 }
 
-// setState moves to a new state and logs the change with the monotonic
-// clock. An illegal transition is a bug: it is refused, logged loudly, and
-// the broker stops (as the original did), since its role can no longer be
-// trusted.
-func (m *Module) setState(to State) error {
-	_, err := m.moveTo(to)
+// step runs one event through the core (nil: only the time) and does what
+// it says. The core's time is the time since the module started, read
+// right before every event. What must happen before anyone sees the new
+// state (the persisted epoch and membership, the guard's masks, the
+// memberships queued on the streams) happens under the lock; the rest
+// (releasing parties from held messages, asking the peers, stopping the
+// broker) after.
+func (m *Module) step(event func(c *core.Core) error) error {
+	m.mu.Lock()
+	m.core.Tick(time.Since(m.start))
+	var err error
+	if event != nil {
+		err = event(m.core)
+	}
+	acts := m.core.Actions()
+	if acts.Persist != nil {
+		saved := *acts.Persist
+		if perr := m.store.Update(func(p *Persistent) {
+			p.Epoch = max(p.Epoch, saved.Epoch)
+			p.Membership = saved.Membership
+		}); perr != nil {
+			m.log.WithError(perr).Error("cannot persist the HA state")
+		}
+	}
+	if p := m.primary; p != nil {
+		p.heldMask.Store(m.core.HoldMask() | m.lostPending)
+	}
+	for _, t := range acts.Transitions {
+		m.since = time.Now()
+		m.log.WithFields(logrus.Fields{
+			"from": t.From.String(), "to": t.To.String(), "epoch": t.Epoch, "mono": Monotonic(),
+		}).Info("HA role change")
+		if m.cfg.OnStatus != nil {
+			m.cfg.OnStatus(fmt.Sprintf("HA %s (epoch %d)", t.To, t.Epoch))
+		}
+	}
+	for _, c := range acts.Casts {
+		m.castLocked(c)
+	}
+	m.mu.Unlock()
+
+	for _, l := range acts.Log {
+		// With the monotonic clock: brokers' decisions compare (the
+		// failover checker reads a stale primary's end from its log).
+		entry := m.log.WithFields(logrus.Fields(l.Fields)).WithField("mono", Monotonic())
+		switch l.Level {
+		case core.Error:
+			entry.Error(l.Msg)
+		case core.Warn:
+			entry.Warn(l.Msg)
+		default:
+			entry.Info(l.Msg)
+		}
+	}
+	if acts.Release != 0 {
+		m.releaseEverywhere(acts.Release)
+		m.step(func(c *core.Core) error { c.Released(acts.Release); return nil })
+	}
+	if acts.CheckPeers {
+		go func() {
+			peers := m.CheckPeers(m.statusTimeout())
+			m.step(func(c *core.Core) error { c.PeersChecked(peers); return nil })
+		}()
+	}
+	if acts.Exit != "" && m.cfg.Exit != nil {
+		m.cfg.Exit(acts.Exit)
+	}
 	return err
 }
 
-// moveFrom moves to a new state only from one of the states given (checked
-// and changed atomically); false if the broker was in another state.
-func (m *Module) moveFrom(to State, from ...State) (bool, error) {
-	return m.moveTo(to, from...)
-}
-
-func (m *Module) moveTo(to State, only ...State) (bool, error) {
-	m.mu.Lock()
-	from := m.state
-	if len(only) > 0 && !slices.Contains(only, from) {
-		m.mu.Unlock()
-		return false, nil
-	}
-	if from == to {
-		m.mu.Unlock()
-		return false, nil
-	}
-	if !(from == Standalone && to == Joining) && !CanMove(from, to) {
-		m.mu.Unlock()
-		err := ErrIllegalTransition{from, to}
-		m.log.WithError(err).Error("illegal HA state transition (a bug): stopping the broker")
-		if m.cfg.Exit != nil {
-			m.cfg.Exit(err.Error())
+// castLocked queues a membership on the streams it goes to (m.mu held);
+// with a barrier, the core is told once every one of them acknowledged it
+// or ended.
+func (m *Module) castLocked(c core.Cast) {
+	var hold *broker.Hold
+	if c.Barrier != 0 {
+		hold = broker.NewHold(c.Pending)
+		m.barriers[c.Barrier] = hold
+		id := c.Barrier
+		done := func() {
+			m.mu.Lock()
+			delete(m.barriers, id)
+			m.mu.Unlock()
+			m.step(func(c *core.Core) error { c.BarrierDone(id); return nil })
 		}
-		return false, err
+		if !hold.Wait(func() { go done() }) {
+			go done()
+		}
 	}
-	m.state = to
-	m.since = time.Now()
-	epoch := m.membership.Epoch
-	m.mu.Unlock()
-	m.log.WithFields(logrus.Fields{
-		"from": from.String(), "to": to.String(), "epoch": epoch, "mono": Monotonic(),
-	}).Info("HA role change")
-	if m.cfg.OnStatus != nil {
-		m.cfg.OnStatus(fmt.Sprintf("HA %s (epoch %d)", to, epoch))
+	it := item{kind: EvMembership, membership: c.Membership, hold: hold}
+	if p := m.primary; p != nil {
+		it.at = p.seq.Add(1)
 	}
-	return true, nil
+	for _, id := range c.To {
+		if s := m.streams[id]; s != nil {
+			s.push(it)
+		}
+	}
 }
 
 // Admit implements amqpserver.Extension: a primary (or a standalone broker)
@@ -199,7 +265,7 @@ func (m *Module) moveTo(to State, only ...State) (bool, error) {
 // clients fail over to another address.
 func (m *Module) Admit(info amqpserver.ConnInfo) (amqpserver.Admission, *types.Error) {
 	st := m.State()
-	if st == Standalone || st.IsPrimary() {
+	if st == Standalone || (st.IsPrimary() && m.serving.Load()) {
 		return amqpserver.AdmitAll, nil
 	}
 	if info.Container == m.BrokerID() {

@@ -74,7 +74,7 @@ func (s *Store) Get() Persistent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.state
-	st.Membership = st.Membership.clone()
+	st.Membership = st.Membership.Clone()
 	return st
 }
 

@@ -2,10 +2,8 @@ package ha
 
 import (
 	"fmt"
-	"math/bits"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -13,31 +11,23 @@ import (
 	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
+	"github.com/qpidha/qpidha/internal/ha/core"
 )
 
-// primary replicates the broker's state to backups and guards client
-// acknowledgements. It exists from promotion on.
-//
-// Parties of a message's hold are bits: one per connected backup stream,
-// one per backup expected back after a failover (recovering), and one for
-// ha-min-ready-backups while too few backups are ready.
+// primary replicates the broker's state to backups; the module's core
+// decides who every message waits for (the parties), this keeps the
+// queues' fan-out to the streams. It exists from promotion on.
 type primary struct {
 	m     *Module
 	log   *logrus.Entry
 	epoch uint64
 	seq   atomic.Uint64 // position: events so far in this epoch
 
-	mu         sync.Mutex
-	streams    map[uint64]*stream // by bit
-	inventory  map[string]*inventory
-	expected   map[string]uint64 // recovering: backup id -> bit
-	used       uint64            // bits in use
-	membership Membership
-	minBit     uint64 // held while fewer than ha-min-ready-backups are ready
-	timer      *time.Timer
+	mu        sync.Mutex
+	inventory map[string]*inventory // by connection, until its stream attaches
 
-	// heldMask holds every new message for these parties (expected backups
-	// and the min-ready bit); per-queue masks add the attached streams.
+	// heldMask mirrors the core's HoldMask (set under m.mu): every new
+	// message waits for these parties, besides its queue's streams.
 	heldMask atomic.Uint64
 	queues   sync.Map // *broker.Queue -> *queueRepl
 }
@@ -120,48 +110,20 @@ func (m *Module) exchangeLevel(e *broker.Exchange) string {
 	return m.level(e.Settings().Args, false)
 }
 
-// newPrimary starts replication as the primary of a new epoch, expecting
-// the backups that were ready under the old primary.
-func newPrimary(m *Module, epoch uint64, expected []string) *primary {
-	p := &primary{
-		m:         m,
-		log:       m.log,
-		epoch:     epoch,
-		streams:   map[uint64]*stream{},
-		inventory: map[string]*inventory{},
-		expected:  map[string]uint64{},
-	}
-	self := m.BrokerID()
-	p.membership = Membership{Epoch: epoch, Version: 1, Primary: self}
-	for _, id := range expected {
-		if id == self {
-			continue
-		}
-		bit := p.allocBit()
-		p.expected[id] = bit
-		p.heldMask.Store(p.heldMask.Load() | bit)
-	}
-	if m.cfg.MinReadyBackups > 0 {
-		p.minBit = p.allocBit()
-		p.heldMask.Store(p.heldMask.Load() | p.minBit)
-	}
-	m.broker.SetConfigObserver(p, func(queues []*broker.Queue, _ []*broker.Exchange) {
+// newPrimary makes the driver of a primary of epoch (m.mu held); observe
+// then starts replicating the broker's queues.
+func newPrimary(m *Module, epoch uint64) *primary {
+	return &primary{m: m, log: m.log, epoch: epoch, inventory: map[string]*inventory{}}
+}
+
+// observe starts replicating: every queue and configuration change from
+// now on reaches the streams.
+func (p *primary) observe() {
+	p.m.broker.SetConfigObserver(p, func(queues []*broker.Queue, _ []*broker.Exchange) {
 		for _, q := range queues {
 			p.watch(q)
 		}
 	})
-	return p
-}
-
-// allocBit takes an unused party bit (p.mu held, or before sharing p).
-func (p *primary) allocBit() uint64 {
-	free := ^p.used
-	if free == 0 {
-		return 0 // 64 parties at once: the extra ones are not guarded
-	}
-	bit := free & -free
-	p.used |= bit
-	return bit
 }
 
 // watch starts replicating a queue of level all.
@@ -175,26 +137,21 @@ func (p *primary) watch(q *broker.Queue) {
 	// guards attach when a queue is created.
 	q.Observe(r, func(live []*broker.Entry) {
 		r.identify(live)
-		for _, s := range p.currentStreams() {
+		for _, s := range p.m.currentStreams() {
 			s.subscribe(r)
 		}
 	})
 }
 
-func (p *primary) currentStreams() []*stream {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]*stream, 0, len(p.streams))
-	for _, s := range p.streams {
+// currentStreams lists the backups' streams.
+func (m *Module) currentStreams() []*stream {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*stream, 0, len(m.streams))
+	for _, s := range m.streams {
 		out = append(out, s)
 	}
 	return out
-}
-
-func (p *primary) currentMembership() Membership {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.membership.clone()
 }
 
 // The configuration observer: events go to every stream, in order.
@@ -245,12 +202,9 @@ func (p *primary) bindingReplicated(b *broker.Binding) bool {
 }
 
 func (p *primary) broadcast(it item) {
-	it.at = p.seq.Add(1)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range p.streams {
-		s.push(it)
-	}
+	p.m.mu.Lock()
+	defer p.m.mu.Unlock()
+	p.m.pushAllLocked(it, false)
 }
 
 // attach serves a backup's link to a replication node.
@@ -270,13 +224,9 @@ func (p *primary) attach(c *amqpserver.Conn, l *amqp.Link, address string) {
 		refuse(l, types.NewError(types.CondInvalidField, "a replication link needs %s", PropBrokerID))
 		return
 	}
+	var backupEpoch uint64
 	if epoch, _ := props.Get(types.Symbol(PropEpoch)); epoch != nil {
-		if e, ok := asUint(epoch); ok && e > p.epoch {
-			// A backup knows a newer epoch than ours: we are a stale primary.
-			refuse(l, types.NewError(types.CondPreconditionFailed, "this primary's epoch %d is older than the backup's %d", p.epoch, e))
-			p.m.stale(e)
-			return
-		}
+		backupEpoch, _ = asUint(epoch)
 	}
 	l.Properties = types.Map{
 		{Key: types.Symbol(PropProtocol), Value: uint32(ProtocolVersion)},
@@ -287,7 +237,7 @@ func (p *primary) attach(c *amqpserver.Conn, l *amqp.Link, address string) {
 		p.attachInventory(c, l, backupID)
 		return
 	}
-	p.attachStream(c, l, backupID)
+	p.attachStream(c, l, backupID, backupEpoch)
 }
 
 func asUint(v any) (uint64, bool) {
@@ -312,303 +262,108 @@ func asUint(v any) (uint64, bool) {
 	return 0, false
 }
 
-// attachStream starts a backup's replication stream: it takes a party bit
-// (its expected bit, if it was expected), snapshots the configuration and
-// every replicated queue against the backup's inventory, then streams.
-func (p *primary) attachStream(c *amqpserver.Conn, l *amqp.Link, backupID string) {
-	p.mu.Lock()
-	bit, wasExpected := p.expected[backupID]
-	if !wasExpected {
-		bit = p.allocBit()
-	}
-	for b, old := range p.streams {
-		if old.backupID == backupID {
-			// The backup reconnected before its old stream was noticed gone.
-			delete(p.streams, b)
-			go old.drop("replaced by a new connection")
+// attachStream starts a backup's replication stream: the core gives it a
+// party (its expected one, if it was expected); it snapshots the
+// configuration and every replicated queue against the backup's inventory,
+// then streams. Older streams of the same backup end.
+func (p *primary) attachStream(c *amqpserver.Conn, l *amqp.Link, backupID string, epoch uint64) {
+	m := p.m
+	var s *stream
+	var replaced []*stream
+	err := m.step(func(cc *core.Core) error {
+		m.streamID++
+		id := m.streamID
+		bit, old, err := cc.BackupSubscribed(id, backupID, epoch)
+		if err != nil {
+			return err
 		}
+		for _, o := range old {
+			if os := m.streams[o]; os != nil {
+				replaced = append(replaced, os)
+			}
+		}
+		p.mu.Lock()
+		inv := p.inventory[c.Info().ID]
+		delete(p.inventory, c.Info().ID)
+		p.mu.Unlock()
+		s = newStream(p, c, l, backupID, bit)
+		s.id, s.inv = id, inv
+		m.streams[id] = s
+		return nil
+	})
+	if err != nil {
+		c.Log().WithError(err).Error("refused a backup")
+		refuse(l, types.NewError(types.CondPreconditionFailed, "%v", err))
+		return
 	}
-	inv := p.inventory[c.Info().ID]
-	delete(p.inventory, c.Info().ID)
-	s := newStream(p, c, l, backupID, bit)
-	p.streams[bit] = s
-	p.mu.Unlock()
-
+	for _, o := range replaced {
+		// The backup reconnected before its old stream was noticed gone.
+		go o.drop("replaced by a new connection")
+	}
 	l.Context = s
 	l.Source = l.RemoteSource()
 	l.Attach()
-	s.log.WithField("expected", wasExpected).Info("backup subscribed")
-	s.snapshot(inv)
+	s.log.Info("backup subscribed")
+	s.snapshot(s.inv)
+	s.inv = nil
 	go s.run()
 }
 
-// ready is called when a backup acknowledged its snapshot: it joins the
-// ready set, and an expected backup stops holding new messages.
+// ready: the stream's backup acknowledged its snapshot.
 func (p *primary) ready(s *stream) {
-	p.mu.Lock()
-	s.caught = true
-	p.membership = p.membership.WithReady(s.backupID)
-	ms := p.membership
-	if bit, ok := p.expected[s.backupID]; ok && bit == s.bit {
-		delete(p.expected, s.backupID)
-		p.heldMask.Store(p.heldMask.Load() &^ bit) // it is now held per queue
-	}
-	p.checkMinReady()
-	for _, o := range p.streams {
-		o.push(item{kind: EvMembership, membership: ms})
-	}
-	p.mu.Unlock()
-	p.m.setMembership(ms)
-	s.log.WithField("membership", ms.String()).Info("backup is ready")
-	p.m.checkRecovered()
+	p.m.step(func(c *core.Core) error { c.BackupCaughtUp(s.id); return nil })
 }
 
-// dropped removes a backup the primary stops waiting for. It leaves the
-// ready set first: the new membership goes to the remaining backups, and
-// only once they all acknowledged it are the dropped backup's messages
-// released, so no message is acknowledged without a backup unless every
-// ready backup knows that backup is out. A backup that came back on a new
-// stream and caught up already is not dropped: that stream's snapshot had
-// every message this one held for.
+// dropped: a backup's stream ended (its queues no longer hold for it).
 func (p *primary) dropped(s *stream, reason string) {
-	p.mu.Lock()
-	if o, live := p.streams[s.bit]; live && o != s {
-		// An expected backup's new stream took over this one's party bit
-		// (its snapshot re-sends what this one held).
-		p.mu.Unlock()
-		return
-	}
-	delete(p.streams, s.bit) // already gone if replaced by a new connection
-	if p.m.isStopping() {
-		// Shutting down: the backup stays in the ready set, and what it
-		// held stays held (nothing more is acknowledged now).
-		p.mu.Unlock()
-		s.log.WithField("reason", reason).Info("backup disconnected as this primary stops")
-		return
-	}
-	if p.m.frozeRecently() {
-		// This primary was frozen: another may have been promoted in the
-		// meantime. Its messages stay held until the peers say otherwise.
-		p.mu.Unlock()
-		s.log.WithField("reason", reason).Warn("backup lost just after this primary was frozen: checking for a newer primary before dropping it")
-		go func() {
-			if p.m.newerPrimaryExists(p.epoch) || p.m.isStopping() {
-				return
-			}
-			p.mu.Lock()
-			p.dropOrForget(s, reason)
-		}()
-		return
-	}
-	p.dropOrForget(s, reason)
+	m := p.m
+	m.step(func(c *core.Core) error {
+		c.BackupLost(s.id, reason)
+		m.lostPending &^= s.bit
+		return nil
+	})
 }
 
-// dropOrForget drops a lost stream's backup, unless it is back and caught up
-// (called with p.mu held, which it releases).
-func (p *primary) dropOrForget(s *stream, reason string) {
-	if p.caughtUpAgain(s.backupID) {
-		p.mu.Unlock()
-		s.log.WithField("reason", reason).Info("backup's old stream ended; it is back and caught up, and stays in the ready set")
-		p.forget(s)
-		return
+// holdLost makes every new message wait for a stream's party from now on,
+// before the stream leaves its queues' fan-out and until the core decides
+// what becomes of its backup (dropped); it also stops waiting for the
+// stream's acknowledgement of any membership barrier.
+func (p *primary) holdLost(s *stream) {
+	m := p.m
+	m.mu.Lock()
+	if m.streams[s.id] == s {
+		delete(m.streams, s.id)
 	}
-	p.drop(s, reason)
-}
-
-// caughtUpAgain reports whether a backup has a live stream that reached the
-// ready state (called with p.mu held).
-func (p *primary) caughtUpAgain(backupID string) bool {
-	for _, o := range p.streams {
-		if o.backupID == backupID && o.caught {
-			return true
-		}
+	m.lostPending |= s.bit
+	p.heldMask.Store(m.core.HoldMask() | m.lostPending)
+	barriers := make([]*broker.Hold, 0, len(m.barriers))
+	for _, h := range m.barriers {
+		barriers = append(barriers, h)
 	}
-	return false
-}
-
-// forget releases a replaced stream's party from every message it held.
-func (p *primary) forget(s *stream) {
-	p.mu.Lock()
-	if p.expected[s.backupID] != s.bit {
-		p.heldMask.Store(p.heldMask.Load() &^ s.bit) // see holdNew
-	}
-	p.mu.Unlock()
-	p.releaseParty(s.bit)
-}
-
-// releaseParty releases a party from every held message and frees its bit.
-func (p *primary) releaseParty(bit uint64) {
-	p.releaseEverywhere(bit)
-	p.mu.Lock()
-	p.used &^= bit
-	p.mu.Unlock()
-}
-
-// holdNew makes every new message wait for a party, whatever queue it is
-// on: a backup whose stream ended, until dropped.
-func (p *primary) holdNew(bit uint64) {
-	p.mu.Lock()
-	p.heldMask.Store(p.heldMask.Load() | bit)
-	p.mu.Unlock()
-}
-
-// drop takes a backup out of the ready set (called with p.mu held, which
-// it releases).
-func (p *primary) drop(s *stream, reason string) {
-	if p.expected[s.backupID] != s.bit {
-		p.heldMask.Store(p.heldMask.Load() &^ s.bit) // see holdNew
-	}
-	wasReady := p.membership.IsReady(s.backupID)
-	p.membership = p.membership.Without(s.backupID)
-	ms := p.membership
-	var pending uint64
-	for _, o := range p.streams {
-		pending |= o.bit
-	}
-	hold := broker.NewHold(pending)
-	for _, o := range p.streams {
-		o.push(item{kind: EvMembership, membership: ms, hold: hold})
-	}
-	p.checkMinReady()
-	p.mu.Unlock()
-	s.log.WithFields(logrus.Fields{"reason": reason, "was-ready": wasReady, "membership": ms.String()}).Warn("backup dropped")
-	p.m.setMembership(ms)
-	release := func() { p.releaseParty(s.bit) }
-	if !hold.Wait(release) {
-		release()
+	m.mu.Unlock()
+	for _, h := range barriers {
+		h.Release(s.bit)
 	}
 }
 
-// releaseEverywhere releases a party from every held message: they are all
+// releaseEverywhere releases parties from every held message: they are all
 // still on their queues (a message that left its queue is no longer held).
-func (p *primary) releaseEverywhere(bit uint64) {
+func (m *Module) releaseEverywhere(parties uint64) {
+	m.mu.Lock()
+	p := m.primary
+	m.mu.Unlock()
+	if p == nil {
+		return
+	}
 	p.queues.Range(func(k, v any) bool {
 		r := v.(*queueRepl)
 		r.q.Entries(func(live []*broker.Entry) {
 			for _, e := range live {
 				if h := e.Hold(); h != nil {
-					h.Release(bit)
+					h.Release(parties)
 				}
 			}
 		})
 		return true
 	})
 }
-
-// expire gives up on the expected backups that have not caught up after
-// ha-backup-timeout: they leave the ready set like a dropped backup.
-func (p *primary) expire() {
-	p.mu.Lock()
-	var gone []string
-	var bits uint64
-	for id, bit := range p.expected {
-		if s := p.streams[bit]; s != nil && s.backupID == id {
-			continue // connected and catching up: its stream holds for it
-		}
-		gone = append(gone, id)
-		bits |= bit
-		delete(p.expected, id)
-		p.membership = p.membership.Without(id)
-	}
-	ms := p.membership
-	p.heldMask.Store(p.heldMask.Load() &^ bits)
-	var pending uint64
-	for _, o := range p.streams {
-		pending |= o.bit
-	}
-	hold := broker.NewHold(pending)
-	for _, o := range p.streams {
-		o.push(item{kind: EvMembership, membership: ms, hold: hold})
-	}
-	p.mu.Unlock()
-	if len(gone) == 0 {
-		return
-	}
-	p.log.WithField("backups", shortAll(gone)).Warn("expected backups did not return within ha-backup-timeout: dropped from the ready set")
-	p.m.setMembership(ms)
-	release := func() {
-		for b := bits; b != 0; b &= b - 1 {
-			p.releaseEverywhere(b & -b)
-		}
-		p.mu.Lock()
-		p.used &^= bits
-		p.mu.Unlock()
-	}
-	if !hold.Wait(release) {
-		release()
-	}
-	p.m.checkRecovered()
-}
-
-// checkMinReady releases the min-ready party once enough backups are ready
-// (p.mu held). While fewer than ha-min-ready-backups are ready, every
-// acknowledgement waits: availability traded for safety.
-func (p *primary) checkMinReady() {
-	if p.minBit == 0 {
-		return
-	}
-	if len(p.membership.Ready) >= p.m.cfg.MinReadyBackups {
-		if p.heldMask.Load()&p.minBit != 0 {
-			p.heldMask.Store(p.heldMask.Load() &^ p.minBit)
-			go p.releaseEverywhere(p.minBit)
-		}
-	} else {
-		p.heldMask.Store(p.heldMask.Load() | p.minBit)
-	}
-}
-
-// commitBarrier marks the end of a transaction's changes in every backup's
-// stream; its hold is done when each backup acknowledged the marker, so has
-// applied the whole transaction.
-func (p *primary) commitBarrier(txn string) *broker.Hold {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var pending uint64
-	for _, s := range p.streams {
-		pending |= s.bit
-	}
-	h := broker.NewHold(pending | p.heldMask.Load()&p.minBit)
-	it := item{kind: EvTxCommit, queueName: txn, hold: h, at: p.seq.Add(1)}
-	for _, s := range p.streams {
-		s.push(it)
-	}
-	return h
-}
-
-// syncBarrier marks the present end of every ready backup's stream: its
-// hold is done once each of them has applied every change made so far
-// (qpid-config --wait). A tx-commit naming no transaction is such a mark.
-func (p *primary) syncBarrier() *broker.Hold {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var pending uint64
-	for _, s := range p.streams {
-		if p.membership.IsReady(s.backupID) {
-			pending |= s.bit
-		}
-	}
-	h := broker.NewHold(pending)
-	it := item{kind: EvTxCommit, hold: h, at: p.seq.Add(1)}
-	for _, s := range p.streams {
-		if pending&s.bit != 0 {
-			s.push(it)
-		}
-	}
-	return h
-}
-
-// expecting reports whether expected backups are still awaited.
-func (p *primary) expecting() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.expected) > 0
-}
-
-// readyCount is the number of backups in the ready set.
-func (p *primary) readyCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.membership.Ready)
-}
-
-func popcount(x uint64) int { return bits.OnesCount64(x) }

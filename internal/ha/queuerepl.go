@@ -79,7 +79,8 @@ func (m *Module) StartReplica(queue, source string) error {
 		stop: make(chan struct{}), done: make(chan struct{})}
 	m.replicas[queue] = r
 	p := m.primary
-	runs := m.state == Standalone || m.state.IsPrimary()
+	st := m.core.State()
+	runs := st == Standalone || st.IsPrimary()
 	m.mu.Unlock()
 	if p != nil {
 		p.broadcast(item{kind: EvReplica, queueName: queue, source: source})

@@ -10,6 +10,7 @@ import (
 	"github.com/qpidha/qpidha/internal/amqp/message"
 	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/broker"
+	"github.com/qpidha/qpidha/internal/ha/core"
 )
 
 // replicator is the backup's side of one connection to a primary: it sends
@@ -115,15 +116,13 @@ func (r *replicator) attached(l *amqp.Link) {
 	}
 	epochV, _ := a.Properties.Get(types.Symbol(PropEpoch))
 	epoch, _ := asUint(epochV)
-	if known := r.m.Membership().Epoch; epoch < known {
-		r.log.WithFields(logrus.Fields{"primary-epoch": epoch, "known-epoch": known}).Error("refusing a primary of an older epoch")
-		l.Session().Connection().Close(types.NewError(types.CondPreconditionFailed,
-			"your epoch %d is older than this backup's %d: you are a stale primary", epoch, known))
-		return
-	}
 	if l == r.repLink {
 		r.streaming = true
-		_, _ = r.m.moveFrom(CatchUp, Joining, Ready)
+		if err := r.m.step(func(c *core.Core) error { return c.Subscribed(epoch) }); err != nil {
+			l.Session().Connection().Close(types.NewError(types.CondPreconditionFailed,
+				"your epoch %d is older than this backup's: you are a stale primary", epoch))
+			return
+		}
 		r.log.WithField("epoch", epoch).Info("replicating from the primary")
 		l.Flow(uint32(r.m.cfg.FlowMessages), false)
 	}
@@ -213,8 +212,8 @@ func (r *replicator) applyEvent(ev *Event) error {
 			q.DequeueIDs(ev.IDs)
 		}
 	case EvMembership:
-		r.m.setMembership(membershipFrom(ev.Args))
-		r.maybeReady()
+		ms := membershipFrom(ev.Args)
+		r.m.step(func(c *core.Core) error { c.Learn(ms); return nil })
 	case EvQueueDeclare:
 		r.seenQueues[ev.Name] = true
 		return r.declareQueue(ev)
@@ -302,14 +301,5 @@ func (r *replicator) endSnapshot() {
 			_ = b.DeleteExchange(e.Name(), false)
 		}
 	}
-	r.maybeReady()
-}
-
-// maybeReady: a backup is ready, and promotable, once it has caught up and
-// the primary has put it in the ready set (which follows its acknowledgement
-// of the snapshot).
-func (r *replicator) maybeReady() {
-	if r.caughtUp && r.m.Membership().IsReady(r.m.BrokerID()) {
-		_, _ = r.m.moveFrom(Ready, CatchUp)
-	}
+	r.m.step(func(c *core.Core) error { c.CaughtUp(); return nil })
 }

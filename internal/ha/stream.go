@@ -10,6 +10,7 @@ import (
 	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
+	"github.com/qpidha/qpidha/internal/ha/core"
 )
 
 // item is one event waiting to go to a backup. Items refer to broker
@@ -35,9 +36,11 @@ type stream struct {
 	p        *primary
 	c        *amqpserver.Conn
 	l        *amqp.Link
+	id       core.StreamID
 	backupID string
 	bit      uint64
 	log      *logrus.Entry
+	inv      *inventory // what the backup holds, until the snapshot
 
 	mu      sync.Mutex
 	buf     []item // items to send from head on; reused once all are sent
@@ -251,7 +254,7 @@ func membershipFrom(m types.Map) Membership {
 // caught-up marker. Each queue is subscribed atomically with its snapshot.
 func (s *stream) snapshot(inv *inventory) {
 	b := s.p.m.broker
-	s.push(item{kind: EvMembership, membership: s.p.currentMembership()})
+	s.push(item{kind: EvMembership, membership: s.p.m.Membership()})
 	for _, e := range b.Exchanges() {
 		if s.p.m.exchangeLevel(e) != broker.ReplicateNone {
 			s.push(item{kind: EvExchange, exchange: e})
@@ -332,9 +335,9 @@ func (s *stream) drop(reason string) {
 	close(s.done)
 	s.mu.Unlock()
 	if !s.single {
-		// Until the primary decides to drop the backup, new messages wait
-		// for it as they did through its queue subscriptions.
-		s.p.holdNew(s.bit)
+		// Until the core decides what becomes of the backup, new messages
+		// wait for it as they did through its queue subscriptions.
+		s.p.holdLost(s)
 	}
 	for r := range queues {
 		r.q.Entries(func([]*broker.Entry) {

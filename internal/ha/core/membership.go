@@ -1,4 +1,4 @@
-package ha
+package core
 
 import (
 	"fmt"
@@ -41,7 +41,7 @@ func (m Membership) WithReady(id string) Membership {
 	if m.IsReady(id) {
 		return m
 	}
-	n := m.clone()
+	n := m.Clone()
 	n.Version++
 	n.Ready = append(n.Ready, id)
 	slices.Sort(n.Ready)
@@ -53,33 +53,35 @@ func (m Membership) Without(id string) Membership {
 	if !m.IsReady(id) {
 		return m
 	}
-	n := m.clone()
+	n := m.Clone()
 	n.Version++
 	n.Ready = slices.DeleteFunc(n.Ready, func(r string) bool { return r == id })
 	return n
 }
 
-func (m Membership) clone() Membership {
+// Clone returns a copy that shares nothing with m.
+func (m Membership) Clone() Membership {
 	m.Ready = slices.Clone(m.Ready)
 	return m
 }
 
 func (m Membership) String() string {
-	return fmt.Sprintf("epoch %d v%d primary %s ready [%s]", m.Epoch, m.Version, short(m.Primary), strings.Join(shortAll(m.Ready), " "))
+	return fmt.Sprintf("epoch %d v%d primary %s ready [%s]", m.Epoch, m.Version, Short(m.Primary), strings.Join(ShortAll(m.Ready), " "))
 }
 
-// short abbreviates a broker id for logs.
-func short(id string) string {
+// Short abbreviates a broker id for logs.
+func Short(id string) string {
 	if len(id) > 8 {
 		return id[:8]
 	}
 	return id
 }
 
-func shortAll(ids []string) []string {
+// ShortAll abbreviates broker ids for logs.
+func ShortAll(ids []string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = short(id)
+		out[i] = Short(id)
 	}
 	return out
 }
