@@ -8,7 +8,7 @@ GO123   := go1.23.12
 FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse ./internal/mgmt:FuzzHandle ./internal/store:FuzzRecover
 FUZZTIME ?= 10m
 
-.PHONY: help setup build run broker test vet unit interop e2e-race fuzz-smoke fuzz go123 bench install clean
+.PHONY: help setup build run broker test vet unit interop e2e-race fuzz-smoke fuzz go123 bench install clean ha-sim
 
 help:
 	@echo "make run        build and run a local 3-broker HA cluster on 127.0.0.1:5672-5674"
@@ -16,6 +16,7 @@ help:
 	@echo "make test       install test dependencies, then vet, unit, interop, the HA tests with -race binaries, fuzz smoke, Go $(GO123) build"
 	@echo "make build      build the commands into bin/"
 	@echo "make fuzz       run every fuzz target for FUZZTIME (default 10m) each"
+	@echo "make ha-sim     the HA core's seeded fault simulation on SEEDS seeds (default 10000; make unit runs 200)"
 	@echo "make bench      qpidd, standalone and 3-broker HA, against RabbitMQ 3.10, 1 node and 3-node quorum queues: msgs/s, p50/p99 (N=messages);"
 	@echo "                then durable: qpidd's store against RabbitMQ's durable classic and quorum queues, 1/16/64 senders,"
 	@echo "                messages per fdatasync and the machine's own fdatasync rate (DURABLE=0 skips; HA=0 RABBITMQ=0 QUORUM=0 ...)"
@@ -69,6 +70,13 @@ fuzz-smoke:
 
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
+
+# ha-sim: the seeded simulation of three HA cores under faults
+# (internal/ha/core/sim_test.go) on more seeds than make unit's 200; a
+# failing seed replays with HA_SIM_SEED=n.
+SEEDS ?= 10000
+ha-sim:
+	HA_SIM_SEEDS=$(SEEDS) $(GO) test -count=1 -timeout 0 -run TestSimulation -v ./internal/ha/core/
 
 go123:
 	GOTOOLCHAIN=$(GO123) $(GO) build ./...

@@ -40,7 +40,7 @@ func (m *Module) ticker() {
 	defer t.Stop()
 	for {
 		select {
-		case <-m.quit:
+		case <-m.quit.Done():
 			return
 		case <-t.C:
 			m.step(nil)
@@ -65,7 +65,10 @@ func (m *Module) Stop() {
 	for _, r := range replicas {
 		close(r.stop)
 	}
-	m.quitOnce.Do(func() { close(m.quit) })
+	m.goMu.Lock()
+	m.stopped = true
+	m.goMu.Unlock()
+	m.stopNow()
 	m.wg.Wait()
 	m.savePosition()
 }
@@ -222,7 +225,7 @@ func (m *Module) persistLoop() {
 	defer t.Stop()
 	for {
 		select {
-		case <-m.quit:
+		case <-m.quit.Done():
 			return
 		case <-t.C:
 			m.savePosition()

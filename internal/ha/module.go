@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -71,10 +72,13 @@ type Module struct {
 	// clients may come.
 	serving atomic.Bool
 
-	// quit ends the module's own goroutines (Stop); wg waits for them.
-	quit     chan struct{}
-	quitOnce sync.Once
-	wg       sync.WaitGroup
+	// quit ends the module's own goroutines and their status checks
+	// (Stop); wg waits for them; stopped (under goMu) starts no more.
+	quit    context.Context
+	stopNow context.CancelFunc
+	goMu    sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
 }
 
 // New creates the module. The broker starts joining (a cluster member) or
@@ -106,8 +110,9 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 		return nil, err
 	}
 	saved := store.Get()
-	m := &Module{cfg: cfg, broker: b, store: store, start: time.Now(), since: time.Now(), quit: make(chan struct{}),
+	m := &Module{cfg: cfg, broker: b, store: store, start: time.Now(), since: time.Now(),
 		barriers: map[core.BarrierID]*broker.Hold{}, streams: map[core.StreamID]*stream{}}
+	m.quit, m.stopNow = context.WithCancel(context.Background())
 	m.log = log.WithField("ha", short(saved.BrokerID))
 	m.core = core.New(core.Config{
 		ID:                  saved.BrokerID,
@@ -116,14 +121,21 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 		MaintenanceInterval: cfg.MaintenanceInterval,
 		BackupTimeout:       cfg.BackupTimeout,
 		MinReadyBackups:     cfg.MinReadyBackups,
+		Peers:               max(0, len(cfg.Brokers)-1), // the list names this broker too
 	}, core.Saved{Epoch: saved.Epoch, Membership: saved.Membership})
 	m.step(nil)
 	return m, nil
 }
 
-// goRun runs f on a goroutine of the module's own, which Stop waits for:
-// f must return once m.quit is closed.
+// goRun runs f on a goroutine of the module's own, which Stop waits for
+// (f must return once m.quit is done); once the module stopped, f does not
+// run.
 func (m *Module) goRun(f func()) {
+	m.goMu.Lock()
+	defer m.goMu.Unlock()
+	if m.stopped {
+		return
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -218,10 +230,10 @@ func (m *Module) step(event func(c *core.Core) error) error {
 		m.step(func(c *core.Core) error { c.Released(acts.Release); return nil })
 	}
 	if acts.CheckPeers {
-		go func() {
+		m.goRun(func() {
 			peers := m.CheckPeers(m.statusTimeout())
 			m.step(func(c *core.Core) error { c.PeersChecked(peers); return nil })
-		}()
+		})
 	}
 	if acts.Exit != "" && m.cfg.Exit != nil {
 		m.cfg.Exit(acts.Exit)

@@ -93,7 +93,7 @@ func (m *Module) CheckPeers(timeout time.Duration) []PeerStatus {
 		wg.Add(1)
 		go func(i int, addr string) {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			ctx, cancel := context.WithTimeout(m.quit, timeout)
 			defer cancel()
 			body, err := m.request(ctx, addr, wire.OpRead, TypeHABroker, nil)
 			if err != nil {

@@ -116,11 +116,13 @@ func (r *replicator) attached(l *amqp.Link) {
 	}
 	epochV, _ := a.Properties.Get(types.Symbol(PropEpoch))
 	epoch, _ := asUint(epochV)
+	idV, _ := a.Properties.Get(types.Symbol(PropBrokerID))
+	primaryID, _ := idV.(string)
 	if l == r.repLink {
 		r.streaming = true
-		if err := r.m.step(func(c *core.Core) error { return c.Subscribed(epoch) }); err != nil {
+		if err := r.m.step(func(c *core.Core) error { return c.Subscribed(epoch, primaryID) }); err != nil {
 			l.Session().Connection().Close(types.NewError(types.CondPreconditionFailed,
-				"your epoch %d is older than this backup's: you are a stale primary", epoch))
+				"this backup refuses you: %v", err))
 			return
 		}
 		r.log.WithField("epoch", epoch).Info("replicating from the primary")

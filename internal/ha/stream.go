@@ -254,7 +254,17 @@ func membershipFrom(m types.Map) Membership {
 // caught-up marker. Each queue is subscribed atomically with its snapshot.
 func (s *stream) snapshot(inv *inventory) {
 	b := s.p.m.broker
-	s.push(item{kind: EvMembership, membership: s.p.m.Membership()})
+	// The membership first: once the backup acknowledged it, it knows
+	// (and persisted) this primary's epoch.
+	known := broker.NewHold(s.bit)
+	m := s.p.m
+	// (On a goroutine: the hold is released with the backup's connection
+	// locked, and step may need it.)
+	epochKnown := func() { m.goRun(func() { m.step(func(c *core.Core) error { c.EpochKnown(); return nil }) }) }
+	if !known.Wait(epochKnown) {
+		epochKnown()
+	}
+	s.push(item{kind: EvMembership, membership: m.Membership(), hold: known})
 	for _, e := range b.Exchanges() {
 		if s.p.m.exchangeLevel(e) != broker.ReplicateNone {
 			s.push(item{kind: EvExchange, exchange: e})

@@ -29,6 +29,9 @@ type Config struct {
 	MaintenanceInterval time.Duration // link-maintenance-interval
 	BackupTimeout       time.Duration // ha-backup-timeout
 	MinReadyBackups     int           // ha-min-ready-backups
+	// Peers is how many other brokers the cluster has (ha-brokers-url):
+	// with none, a new primary's epoch needs nobody to know it.
+	Peers int
 }
 
 // Saved is what a broker persists: the highest epoch it has seen (a
@@ -62,7 +65,8 @@ var (
 	ErrNotReady     = errors.New("not in the current ready set: another backup took over while this one was away")
 	ErrNotCluster   = errors.New("not a member of a cluster (ha-cluster=no)")
 	ErrNotPrimary   = errors.New("this broker is not the primary")
-	// ErrStale refuses a primary of an older epoch than the one known.
+	// ErrStale refuses a primary of an older epoch than the one known,
+	// or another primary of the same epoch.
 	ErrStale = errors.New("stale primary: an older epoch than this broker knows")
 )
 
@@ -98,19 +102,25 @@ type Core struct {
 // for the parties of the streams subscribed to its queue (the driver's
 // masks) and for held.
 type primaryRole struct {
-	epoch     uint64
-	streams   map[StreamID]*streamState
-	expected  map[string]uint64 // recovering: backup id -> its party
-	used      uint64            // parties in use
-	held      uint64            // parties every new message waits for
-	minBit    uint64
-	minHeld   bool
-	deadline  time.Duration // recovering gives up on the expected backups then; 0: none
-	barriers  map[BarrierID]uint64
-	parked    []lostStream // lost just after a freeze: dropped once the peers say no newer primary exists
-	checking  bool         // a status check of the peers is out
-	nextCheck time.Duration
-	cluster   bool // false: a standalone broker serving queue replicas
+	epoch    uint64
+	streams  map[StreamID]*streamState
+	expected map[string]uint64 // recovering: backup id -> its party
+	used     uint64            // parties in use
+	held     uint64            // parties every new message waits for
+	minBit   uint64
+	minHeld  bool
+	// unknownBit holds every message until a backup has learned this
+	// primary's epoch (see EpochKnown).
+	unknownBit uint64
+	deadline   time.Duration // recovering gives up on the expected backups then; 0: none
+	barriers   map[BarrierID]uint64
+	parked     []lostStream // lost just after a freeze: dropped once the peers say no newer primary exists
+	// ha-backup-timeout passed during a freeze: expire once the peers say
+	// no newer primary exists.
+	expireParked bool
+	checking     bool // a status check of the peers is out
+	nextCheck    time.Duration
+	cluster      bool // false: a standalone broker serving queue replicas
 }
 
 type streamState struct {
@@ -281,11 +291,18 @@ func (c *Core) Tick(now time.Duration) {
 	}
 	if p.deadline != 0 && now >= p.deadline {
 		p.deadline = 0
-		c.expire()
+		if c.frozeRecently() {
+			// The timeout passed while this primary was frozen: another
+			// may have been promoted meanwhile. Give up on the backups (and
+			// serve alone) only once the peers say otherwise.
+			p.expireParked = true
+			c.askPeers()
+		} else {
+			c.expire()
+		}
 	}
-	if p.cluster && !p.checking && now >= p.nextCheck {
-		p.checking = true
-		c.out.CheckPeers = true
+	if p.cluster && now >= p.nextCheck {
+		c.askPeers()
 	}
 }
 
@@ -405,6 +422,13 @@ func (c *Core) Promote(peers []PeerStatus) error {
 		expected = c.saved.Membership.Ready // the old primary's backups: hold for them
 	}
 	p := c.newPrimary(epoch, true)
+	if c.cfg.Peers > 0 {
+		// A promotion nobody learned of could be made again with the same
+		// epoch (this broker cut off, fenced, another promoted): nothing
+		// is acknowledged in an epoch until a backup knows it.
+		p.unknownBit = p.alloc()
+		p.held |= p.unknownBit
+	}
 	for _, id := range expected {
 		if id == c.cfg.ID {
 			continue
@@ -420,8 +444,10 @@ func (c *Core) Promote(peers []PeerStatus) error {
 	if err := c.move(Recovering); err != nil {
 		return err
 	}
-	if len(p.expected) > 0 {
+	if len(p.expected) > 0 || p.unknownBit != 0 {
 		p.deadline = c.now + c.cfg.BackupTimeout
+	}
+	if len(p.expected) > 0 {
 		c.log(Info, "recovering: holding acknowledgements until the old primary's backups catch up", "backups", ShortAll(expected))
 	}
 	c.checkRecovered()
@@ -485,12 +511,24 @@ func (c *Core) Stopping() { c.stopping = true }
 
 // The backup's side.
 
-// Subscribed: a primary of epoch accepted this backup's subscription. One
-// of an older epoch than this broker knows is a stale primary, refused.
-func (c *Core) Subscribed(epoch uint64) error {
-	if known := c.saved.Membership.Epoch; epoch < known {
-		c.log(Error, "refusing a primary of an older epoch", "primary-epoch", epoch, "known-epoch", known)
-		return fmt.Errorf("%w: its epoch %d, this broker's %d", ErrStale, epoch, known)
+// Subscribed: primary, of epoch, accepted this backup's subscription. One
+// of an older epoch than this broker knows is a stale primary, refused. So
+// is another primary of the known epoch: two primaries share an epoch only
+// when one was promoted and cut off before any backup learned of it, and
+// another was promoted in its place without fencing it (the one a backup
+// followed first keeps the epoch; the other never acknowledges anything,
+// see EpochKnown, and stops when it sees its rival, see PeersChecked). A
+// broker that was itself the primary of the known epoch, restarted, is
+// past its reign: it follows.
+func (c *Core) Subscribed(epoch uint64, primary string) error {
+	known := c.saved.Membership
+	if epoch < known.Epoch {
+		c.log(Error, "refusing a primary of an older epoch", "primary-epoch", epoch, "known-epoch", known.Epoch)
+		return fmt.Errorf("%w: its epoch %d, this broker's %d", ErrStale, epoch, known.Epoch)
+	}
+	if epoch == known.Epoch && known.Primary != "" && primary != known.Primary && known.Primary != c.cfg.ID {
+		c.log(Error, "refusing a second primary of the same epoch", "primary", Short(primary), "epoch", epoch, "epoch-primary", Short(known.Primary))
+		return fmt.Errorf("%w: epoch %d belongs to %s, not %s", ErrStale, epoch, Short(known.Primary), Short(primary))
 	}
 	c.caughtUp = false
 	c.moveFrom(CatchUp, Joining, Ready)
@@ -605,9 +643,14 @@ func (c *Core) lost(st streamState, reason string) {
 		return
 	}
 	if p.expected[st.backup] == st.bit && st.bit != 0 {
-		// Still expected: its party holds every new message until it
-		// catches up or ha-backup-timeout passes.
-		c.log(Info, "an expected backup's stream ended before it caught up", "backup", Short(st.backup), "reason", reason)
+		if p.deadline != 0 || p.expireParked {
+			// Still expected: its party holds every new message until it
+			// catches up or ha-backup-timeout passes.
+			c.log(Info, "an expected backup's stream ended before it caught up", "backup", Short(st.backup), "reason", reason)
+			return
+		}
+		// ha-backup-timeout passed while it was catching up: give up now.
+		c.giveUp([]string{st.backup})
 		return
 	}
 	p.held |= st.bit // new messages wait for it until it is dropped
@@ -616,10 +659,7 @@ func (c *Core) lost(st streamState, reason string) {
 		// meantime. Its messages stay held until the peers say otherwise.
 		c.log(Warn, "backup lost just after this primary was frozen: checking for a newer primary before dropping it", "backup", Short(st.backup), "reason", reason)
 		p.parked = append(p.parked, lostStream{st, reason})
-		if !p.checking {
-			p.checking = true
-			c.out.CheckPeers = true
-		}
+		c.askPeers()
 		return
 	}
 	c.dropOrForget(st, reason)
@@ -678,6 +718,20 @@ func (c *Core) cast(release uint64) {
 	c.out.Casts = append(c.out.Casts, cast)
 }
 
+// EpochKnown: a backup acknowledged the membership its stream starts with,
+// so it knows (and persisted) this primary's epoch: messages need no longer
+// wait for that.
+func (c *Core) EpochKnown() {
+	p := c.p
+	if p == nil || p.unknownBit == 0 {
+		return
+	}
+	bit := p.unknownBit
+	p.unknownBit = 0
+	p.held &^= bit
+	c.out.Release |= bit
+}
+
 // BarrierDone: every stream the barrier went to acknowledged it (or ended):
 // its parties are released.
 func (c *Core) BarrierDone(b BarrierID) {
@@ -699,32 +753,50 @@ func (c *Core) Released(parties uint64) {
 }
 
 // expire gives up on the expected backups that are not connected after
-// ha-backup-timeout: they leave the ready set like a dropped backup.
+// ha-backup-timeout: they leave the ready set like a dropped backup. One
+// connected and catching up stays expected, until it is ready or its
+// stream ends. If no backup learned the epoch by then, messages stop
+// waiting for that too: the primary serves alone, as
+// ha-min-ready-backups=0 allows (with fencing, no other broker can have
+// been promoted meanwhile).
 func (c *Core) expire() {
 	p := c.p
-	var gone []string
-	var release uint64
+	if bit := p.unknownBit; bit != 0 {
+		p.unknownBit = 0
+		p.held &^= bit
+		c.out.Release |= bit
+		c.log(Warn, "no backup learned this primary's epoch within ha-backup-timeout: acknowledging without one")
+	}
 	ids := make([]string, 0, len(p.expected))
 	for id := range p.expected {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	var gone []string
+	for _, id := range ids {
+		if !p.connected(id, p.expected[id]) {
+			gone = append(gone, id)
+		}
+	}
+	c.giveUp(gone)
+}
+
+// giveUp drops expected backups: out of the ready set, their parties
+// released once the remaining streams acknowledged it.
+func (c *Core) giveUp(ids []string) {
+	p := c.p
+	var release uint64
 	ms := c.saved.Membership
 	for _, id := range ids {
-		bit := p.expected[id]
-		if p.connected(id, bit) {
-			continue // catching up: its stream holds for it
-		}
-		gone = append(gone, id)
-		release |= bit
+		release |= p.expected[id]
 		delete(p.expected, id)
 		ms = ms.Without(id)
 	}
-	if len(gone) > 0 {
+	if len(ids) > 0 {
 		p.held &^= release
 		c.adopt(ms)
 		c.cast(release)
-		c.log(Warn, "expected backups did not return within ha-backup-timeout: dropped from the ready set", "backups", ShortAll(gone))
+		c.log(Warn, "expected backups did not return within ha-backup-timeout: dropped from the ready set", "backups", ShortAll(ids))
 	}
 	c.checkRecovered()
 }
@@ -759,8 +831,10 @@ func (c *Core) checkMinReady() {
 }
 
 // PeersChecked: the answer to CheckPeers. A reachable primary of a newer
-// epoch makes this primary stale (it stops); else the backups lost just
-// after a freeze are dropped now.
+// epoch makes this primary stale (it stops), and so does one of the same
+// epoch (see Subscribed: neither can prove it is the one its backups know,
+// so both stop and the cluster manager promotes again, with a newer
+// epoch); else the backups lost just after a freeze are dropped now.
 func (c *Core) PeersChecked(peers []PeerStatus) {
 	p := c.p
 	if p == nil {
@@ -769,7 +843,7 @@ func (c *Core) PeersChecked(peers []PeerStatus) {
 	p.checking = false
 	p.nextCheck = c.now + c.checkPeriod()
 	for _, peer := range peers {
-		if peer.Reachable && peer.State.IsPrimary() && peer.Membership.Epoch > p.epoch {
+		if peer.Reachable && peer.State.IsPrimary() && peer.Membership.Epoch >= p.epoch && peer.BrokerID != c.cfg.ID {
 			c.stale(peer.Membership.Epoch)
 			return
 		}
@@ -779,14 +853,26 @@ func (c *Core) PeersChecked(peers []PeerStatus) {
 	for _, l := range parked {
 		c.dropOrForget(l.streamState, l.reason)
 	}
+	if p.expireParked {
+		p.expireParked = false
+		c.expire()
+	}
+}
+
+// askPeers sends a status check of the peers, unless one is out.
+func (c *Core) askPeers() {
+	if !c.p.checking {
+		c.p.checking = true
+		c.out.CheckPeers = true
+	}
 }
 
 // stale: this primary learned of a newer epoch: another broker was promoted
 // after it, so it stops serving at once (the cluster manager restarts it as
 // a backup).
 func (c *Core) stale(newer uint64) {
-	c.log(Error, "a newer primary exists: this stale primary stops serving", "newer-epoch", newer)
-	c.out.Exit = fmt.Sprintf("stale primary: epoch %d is newer than ours", newer)
+	c.log(Error, "another primary of the same or a newer epoch exists: this stale primary stops serving", "its-epoch", newer, "epoch", c.p.epoch)
+	c.out.Exit = fmt.Sprintf("stale primary: another primary has epoch %d, this one %d", newer, c.p.epoch)
 }
 
 // Parties counts the parties in use (for tests and status).
