@@ -23,7 +23,7 @@ help:
 	@echo "make go123      prove the build with Go $(GO123) (RHEL 6 kernels)"
 	@echo "make install    install binaries, OCF agent, init scripts, defaults (PREFIX, DESTDIR)"
 	@echo "make lab-test   a real 3-node Pacemaker/Corosync lab in namespaces: failover scenarios and times (root)"
-	@echo "make lab-soak   the lab's scenarios with more trials"
+	@echo "make lab-soak   the lab under random faults for DURATION (default 10m), then the total-queue check (root)"
 
 setup:
 	@scripts/setup.sh build
@@ -120,11 +120,14 @@ clean:
 # cluster in namespaces on this machine (root), fencing on, the qpidd clone
 # and its VIP configured by the generated pcs script. lab-test brings it up
 # once, runs the failover scenarios (LAB_TRIALS trials each), prints the
-# failover-time table and tears it down, also on failure; lab-soak runs more
-# trials; lab-up and lab-down leave it running or take it away.
+# failover-time table and tears it down, also on failure; lab-soak runs
+# random faults for DURATION with go-amqp and proton clients, then the
+# total-queue check (SEED replays its faults); lab-up and lab-down leave it
+# running or take it away.
 LAB             := tests/lab/lab.sh
 LAB_TRIALS      ?= initial=1,fence=1,sigkill=10,sigstop=3,crash=10,partition=10,move=3,backup-restart=2,restart-all=1
-LAB_SOAK_TRIALS ?= initial=1,fence=3,sigkill=30,sigstop=10,crash=30,partition=30,move=10,backup-restart=10,restart-all=10
+DURATION        ?= 10m
+SEED            ?= 0
 .PHONY: lab-tools lab-up lab-down lab-test lab-soak
 lab-tools: install
 	$(LAB) deps
@@ -142,4 +145,4 @@ lab-test: lab-tools
 	$(LAB) test -trials '$(LAB_TRIALS)'
 
 lab-soak: lab-tools
-	$(LAB) test -trials '$(LAB_SOAK_TRIALS)'
+	$(LAB) test -trials initial=1 -soak $(DURATION) -seed $(SEED)

@@ -202,6 +202,9 @@ func (r *Run) startWorker(ctx context.Context, role string, id int) (worker, err
 // Tracker is the run's record of every message.
 func (r *Run) Tracker() *Tracker { return r.tr }
 
+// Client is the run's client library: "go" or "proton".
+func (r *Run) Client() string { return r.cfg.Client }
+
 // StopSending tells the senders to stop issuing new messages.
 func (r *Run) StopSending() {
 	r.stopOnce.Do(func() {

@@ -47,7 +47,7 @@ CLIENT_IP=$NET.100
 NODES="1 2 3"
 SOCK=$STATE/fence.sock
 FENCE_AGENT=/usr/sbin/fence_qpidlab
-PACKAGES="pacemaker corosync pcs resource-agents libxml2-utils"
+PACKAGES="pacemaker corosync pcs resource-agents libxml2-utils python3-qpid-proton"
 
 log() { printf '%s lab: %s\n' "$(date +%T.%3N)" "$*" >&2; }
 die() {

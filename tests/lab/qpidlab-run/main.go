@@ -33,6 +33,7 @@ import (
 )
 
 type options struct {
+	repo      string
 	state     string
 	labSh     string
 	qpidHA    string
@@ -44,6 +45,8 @@ type options struct {
 	rate      float64
 	token     time.Duration
 	goals     bool
+	soak      time.Duration
+	seed      int64
 }
 
 const defaultTrials = "initial=1,fence=1,sigkill=10,sigstop=3,crash=10,partition=10,move=3,backup-restart=2,restart-all=1"
@@ -52,6 +55,7 @@ func main() {
 	var o options
 	var trials, only string
 	repo, _ := filepath.Abs(filepath.Join(filepath.Dir(os.Args[0]), ".."))
+	o.repo = repo
 	flag.StringVar(&o.state, "state", envOr("QPIDLAB_STATE", "/var/tmp/qpidlab"), "the lab's state directory")
 	flag.StringVar(&o.labSh, "lab", filepath.Join(repo, "tests/lab/lab.sh"), "lab.sh")
 	flag.StringVar(&o.qpidHA, "qpid-ha", "/usr/bin/qpid-ha", "qpid-ha")
@@ -63,6 +67,8 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 25, "messages per second per checker sender")
 	flag.DurationVar(&o.token, "token", time.Second, "the lab's corosync token timeout (for the goals)")
 	flag.BoolVar(&o.goals, "enforce-goals", false, "fail when a failover-time goal is missed")
+	flag.DurationVar(&o.soak, "soak", 0, "run the soak for this long instead of the scenarios: random faults, one at a time (see soak.go)")
+	flag.Int64Var(&o.seed, "seed", 0, "the soak's seed (0: from the clock; the run log says which)")
 	flag.Parse()
 	o.trials = map[string]int{}
 	for _, kv := range strings.Split(trials, ",") {
@@ -126,24 +132,34 @@ type trialResult struct {
 	MaxGap     float64 `json:"outage_seconds"`   // longest time without an accepted probe message
 	Recovered  float64 `json:"recovered_seconds"`
 	Error      string  `json:"error,omitempty"`
+	// The soak's: the kind of fault, its target, how long it was held.
+	Fault  string  `json:"fault,omitempty"`
+	Target string  `json:"target,omitempty"`
+	Hold   float64 `json:"hold_seconds,omitempty"`
 }
 
 type scenarioResult struct {
-	Name      string          `json:"name"`
-	Trials    []trialResult   `json:"trials"`
-	Checker   *checker.Report `json:"checker"`
-	Overlaps  int             `json:"overlaps"`
-	Problems  []string        `json:"problems,omitempty"`
-	Goal      float64         `json:"goal_p50_seconds,omitempty"`
-	P50       float64         `json:"failover_p50_seconds"`
-	P99       float64         `json:"failover_p99_seconds"`
-	Max       float64         `json:"failover_max_seconds"`
-	OutageP50 float64         `json:"outage_p50_seconds"`
-	Seconds   float64         `json:"seconds"`
-	Load      string          `json:"loadavg"` // /proc/loadavg at the scenario's end
-	GoalMet   bool            `json:"goal_met"`
-	Failed    bool            `json:"failed"`
-	Note      string          `json:"note,omitempty"`
+	Name     string            `json:"name"`
+	Trials   []trialResult     `json:"trials"`
+	Checkers []*checker.Report `json:"checkers"`
+	Overlaps int               `json:"overlaps"`
+	// MaxPrimaries: the most brokers primary at once in the role-change
+	// logs so far.
+	MaxPrimaries int    `json:"max_primaries"`
+	Summary      string `json:"summary,omitempty"` // the soak's tables
+	// summarize, if set, writes Summary once the figures are in.
+	summarize func(*scenarioResult) string
+	Problems  []string `json:"problems,omitempty"`
+	Goal      float64  `json:"goal_p50_seconds,omitempty"`
+	P50       float64  `json:"failover_p50_seconds"`
+	P99       float64  `json:"failover_p99_seconds"`
+	Max       float64  `json:"failover_max_seconds"`
+	OutageP50 float64  `json:"outage_p50_seconds"`
+	Seconds   float64  `json:"seconds"`
+	Load      string   `json:"loadavg"` // /proc/loadavg at the scenario's end
+	GoalMet   bool     `json:"goal_met"`
+	Failed    bool     `json:"failed"`
+	Note      string   `json:"note,omitempty"`
 }
 
 type runner struct {
@@ -153,7 +169,7 @@ type runner struct {
 	log     *log.Logger
 	vlog    *log.Logger
 	probe   *probe
-	run1    *checker.Run
+	runs    []*checker.Run // the checkers running
 	results []*scenarioResult
 	// overlaps counted so far (the role logs are cumulative)
 	overlapsSeen int
@@ -272,6 +288,14 @@ func (r *runner) run(ctx context.Context) bool {
 	if r.enabled("initial") {
 		r.initial(ctx)
 	}
+	if r.o.soak > 0 {
+		seed := r.o.seed
+		if seed == 0 {
+			seed = time.Now().UnixNano() % 1e9
+		}
+		r.soak(ctx, r.o.soak, seed)
+		return r.report(time.Since(start))
+	}
 	for _, sc := range r.scenarios() {
 		if ctx.Err() != nil {
 			break
@@ -286,17 +310,20 @@ func (r *runner) run(ctx context.Context) bool {
 	return r.report(time.Since(start))
 }
 
-// startChecker starts the checker's clients through the VIP.
-func (r *runner) startChecker(name string) error {
+// startChecker starts a checker's clients through the VIP: client is "go"
+// (go-amqp) or "proton" (python3-qpid-proton, the scripts in
+// tests/checker/clients).
+func (r *runner) startChecker(queue, client string) error {
 	cfg := checker.Config{
 		URLs:        []string{fmt.Sprintf("%s:%d", vip, port)},
-		Queue:       "qpidlab-" + name,
+		Queue:       queue,
 		Senders:     r.o.senders,
 		Receivers:   r.o.receivers,
 		Rate:        r.o.rate,
 		Window:      10,
 		Credit:      50,
-		Client:      "go",
+		Client:      client,
+		ClientsDir:  filepath.Join(r.o.repo, "tests", "checker", "clients"),
 		Heartbeat:   2 * time.Second,
 		BackoffMin:  50 * time.Millisecond,
 		BackoffMax:  500 * time.Millisecond,
@@ -310,7 +337,7 @@ func (r *runner) startChecker(name string) error {
 	if err != nil {
 		return err
 	}
-	r.run1 = run
+	r.runs = append(r.runs, run)
 	go func() {
 		<-r.ctx.Done()
 		run.Abort()
@@ -318,34 +345,38 @@ func (r *runner) startChecker(name string) error {
 	return nil
 }
 
-// stopChecker stops the senders, drains, and returns the report.
-func (r *runner) stopChecker() *checker.Report {
-	if r.run1 == nil {
-		return nil
+// stopCheckers stops the senders, drains (every checker at once), and
+// returns the reports.
+func (r *runner) stopCheckers() []*checker.Report {
+	for _, run := range r.runs {
+		run.StopSending()
 	}
-	r.run1.StopSending()
-	rep := r.run1.Wait()
-	r.run1 = nil
-	return rep
+	var reps []*checker.Report
+	for _, run := range r.runs {
+		reps = append(reps, run.Wait())
+	}
+	r.runs = nil
+	return reps
 }
 
-// resumed waits until the checker's senders got new confirmations and its
-// receivers new messages after now.
+// resumed waits until every checker's senders got new confirmations and
+// its receivers new messages after now.
 func (r *runner) resumed(ctx context.Context, timeout time.Duration) error {
-	if r.run1 == nil {
-		return nil
-	}
-	c0, r0 := r.run1.Tracker().Progress()
 	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		c, rc := r.run1.Tracker().Progress()
-		if c > c0 && rc > r0 {
-			return nil
+	for _, run := range r.runs {
+		c0, r0 := run.Tracker().Progress()
+		for {
+			c, rc := run.Tracker().Progress()
+			if c > c0 && rc > r0 {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("%s clients did not resume within %v (confirmed %d->%d, received %d->%d)", run.Client(), timeout, c0, c, r0, rc)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	c, rc := r.run1.Tracker().Progress()
-	return fmt.Errorf("clients did not resume within %v (confirmed %d->%d, received %d->%d)", timeout, c0, c, r0, rc)
+	return nil
 }
 
 func (r *runner) initial(ctx context.Context) {
@@ -372,7 +403,7 @@ func (r *runner) initial(ctx context.Context) {
 	res.Trials = append(res.Trials, tr)
 	res.Note = "the first start: exactly one primary, the VIP on it (recovered = lab.sh up start -> healthy)"
 	res.Seconds = time.Since(t0).Seconds()
-	r.finishScenario(res, nil)
+	r.finishScenario(res)
 }
 
 func readUnix(path string) time.Time {
@@ -397,13 +428,13 @@ func (r *runner) faultScenario(ctx context.Context, sc scenario) {
 		if !r.recover(ctx) {
 			res.Problems = append(res.Problems, "the lab could not be brought back: the scenario did not run")
 			res.Seconds = time.Since(t0).Seconds()
-			r.finishScenario(res, nil)
+			r.finishScenario(res)
 			return
 		}
 	}
-	if err := r.startChecker(sc.name); err != nil {
+	if err := r.startChecker("qpidlab-"+sc.name, "go"); err != nil {
 		res.Problems = append(res.Problems, "checker: "+err.Error())
-		r.finishScenario(res, nil)
+		r.finishScenario(res)
 		return
 	}
 	for i := 1; i <= r.o.trials[sc.name] && ctx.Err() == nil; i++ {
@@ -423,9 +454,9 @@ func (r *runner) faultScenario(ctx context.Context, sc scenario) {
 				sc.name, i, tr.Primary, tr.NewPrimary, tr.Failover, tr.MaxGap, tr.Recovered)
 		}
 	}
-	rep := r.stopChecker()
+	reps := r.stopCheckers()
 	res.Seconds = time.Since(t0).Seconds()
-	r.finishScenario(res, rep)
+	r.finishScenario(res, reps...)
 }
 
 // trial injects one fault on the primary and checks what follows.
@@ -555,9 +586,9 @@ func (r *runner) restartAll(ctx context.Context) {
 	r.results = append(r.results, res)
 	t0 := time.Now()
 	r.log.Printf("=== restart-all: %d trials", r.o.trials["restart-all"])
-	if err := r.startChecker("restart-all"); err != nil {
+	if err := r.startChecker("qpidlab-restart-all", "go"); err != nil {
 		res.Problems = append(res.Problems, "checker: "+err.Error())
-		r.finishScenario(res, nil)
+		r.finishScenario(res)
 		return
 	}
 	for i := 1; i <= r.o.trials["restart-all"] && ctx.Err() == nil; i++ {
@@ -571,9 +602,9 @@ func (r *runner) restartAll(ctx context.Context) {
 				i, tr.Primary, tr.NewPrimary, tr.Failover)
 		}
 	}
-	rep := r.stopChecker()
+	reps := r.stopCheckers()
 	res.Seconds = time.Since(t0).Seconds()
-	r.finishScenario(res, rep)
+	r.finishScenario(res, reps...)
 }
 
 func (r *runner) restartAllTrial(ctx context.Context, i int) trialResult {
@@ -649,8 +680,8 @@ func (r *runner) restartAllTrial(ctx context.Context, i int) trialResult {
 
 // finishScenario computes the statistics and runs the overlap check over
 // the brokers' logs so far.
-func (r *runner) finishScenario(res *scenarioResult, rep *checker.Report) {
-	res.Checker = rep
+func (r *runner) finishScenario(res *scenarioResult, reps ...*checker.Report) {
+	res.Checkers = reps
 	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
 		if f := strings.Fields(string(data)); len(f) >= 3 {
 			res.Load = strings.Join(f[:3], " ")
@@ -672,13 +703,13 @@ func (r *runner) finishScenario(res *scenarioResult, rep *checker.Report) {
 	if len(fo) > 0 {
 		res.Max = fo[len(fo)-1]
 	}
-	if rep != nil {
+	for _, rep := range reps {
 		r.log.Printf("%s: %s", res.Name, rep.Summary())
 		for _, p := range rep.Problems {
-			res.Problems = append(res.Problems, "checker: "+p)
+			res.Problems = append(res.Problems, rep.Client+" checker: "+p)
 		}
 		if !rep.DrainComplete {
-			res.Problems = append(res.Problems, "checker: the drain did not complete")
+			res.Problems = append(res.Problems, rep.Client+" checker: the drain did not complete")
 		}
 	}
 	ov, err := r.overlap()
@@ -687,6 +718,7 @@ func (r *runner) finishScenario(res *scenarioResult, rep *checker.Report) {
 	} else {
 		res.Overlaps = len(ov.Overlaps) - r.overlapsSeen
 		r.overlapsSeen = len(ov.Overlaps)
+		res.MaxPrimaries = maxPrimaries(ov.Intervals)
 		if res.Overlaps > 0 || len(ov.EpochConflicts) > 0 || len(ov.Errors) > 0 {
 			for _, p := range ov.Problems() {
 				res.Problems = append(res.Problems, "overlap: "+p)
@@ -703,6 +735,10 @@ func (r *runner) finishScenario(res *scenarioResult, rep *checker.Report) {
 	}
 	for _, p := range res.Problems {
 		r.log.Printf("%s: PROBLEM: %s", res.Name, p)
+	}
+	if res.summarize != nil {
+		res.Summary = res.summarize(res)
+		r.log.Printf("%s:\n%s", res.Name, res.Summary)
 	}
 	data, _ := json.MarshalIndent(res, "", "  ")
 	_ = os.WriteFile(filepath.Join(r.o.out, "scenario-"+res.Name+".json"), data, 0o644)
@@ -761,8 +797,12 @@ func (r *runner) report(total time.Duration) bool {
 			}
 		}
 		lost, dup := "-", "-"
-		if res.Checker != nil {
-			lost, dup = strconv.Itoa(res.Checker.Lost), strconv.Itoa(res.Checker.Duplicates)
+		if len(res.Checkers) > 0 {
+			l, d := 0, 0
+			for _, rep := range res.Checkers {
+				l, d = l+rep.Lost, d+rep.Duplicates
+			}
+			lost, dup = strconv.Itoa(l), strconv.Itoa(d)
 		}
 		goal := "-"
 		if res.Goal > 0 {
@@ -793,6 +833,11 @@ func (r *runner) report(total time.Duration) bool {
 		return s
 	}(), "; "))
 	fmt.Fprintf(&b, "total %.0fs\n", total.Seconds())
+	for _, res := range r.results {
+		if res.Summary != "" {
+			fmt.Fprintf(&b, "\n%s:\n\n%s", res.Name, res.Summary)
+		}
+	}
 	for _, res := range r.results {
 		for _, p := range res.Problems {
 			fmt.Fprintf(&b, "PROBLEM %s: %s\n", res.Name, p)
