@@ -386,7 +386,7 @@ var options = []*option{
 		help:  "SASL mechanism of connections between HA brokers",
 		field: func(o *Options) any { return &o.HAMechanism }},
 	{name: "ha-backup-timeout", kind: kindSeconds, arg: "SECONDS", def: "10", group: groupHA,
-		help:  "Longest time a recovering primary waits for an expected backup to connect and become ready",
+		help:  "Longest time a new primary waits for an expected backup to connect and become ready, and for a backup to learn its epoch",
 		field: func(o *Options) any { return &o.HABackupTimeout }},
 	{name: "ha-flow-messages", kind: kindInt, arg: "N", def: "1000", max: math.MaxUint32, group: groupHA,
 		help:  "Flow control message limit of replication (0: no limit)",
