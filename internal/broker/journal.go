@@ -185,6 +185,7 @@ type Restored struct {
 	JID      uint64 // its journal id
 	Expires  time.Time
 	Failures uint32
+	ID       MessageID // its replication identity (zero: none)
 }
 
 // Restore puts recovered messages back on a queue, in the order of their
@@ -194,7 +195,13 @@ func (q *Queue) Restore(msgs []Restored) {
 	q.mu.Lock()
 	defer q.unlock()
 	for _, r := range msgs {
-		e := &Entry{Pos: r.Pos, Msg: r.Msg, expires: r.Expires, failures: r.Failures, jid: r.JID}
+		e := &Entry{Pos: r.Pos, Msg: r.Msg, expires: r.Expires, failures: r.Failures, jid: r.JID, id: r.ID}
+		if !e.id.IsZero() {
+			if q.byID == nil {
+				q.byID = map[MessageID]*Entry{}
+			}
+			q.byID[e.id] = e
+		}
 		if r.Pos < q.nextPos {
 			e.Pos = q.nextPos // positions only grow
 		}

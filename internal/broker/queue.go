@@ -279,9 +279,6 @@ func (q *Queue) EnqueueTx(m *message.Message, txn string) (*Entry, error) {
 	q.stats.Depth++
 	q.stats.Bytes += size
 	q.stats.Enqueues++
-	if j != nil {
-		e.stored = j.Enqueued(q, e)
-	}
 	if q.settings.Flow.enabled() {
 		q.flowEnqueued(e)
 	}
@@ -290,6 +287,9 @@ func (q *Queue) EnqueueTx(m *message.Message, txn string) (*Entry, error) {
 		if !e.id.IsZero() {
 			q.byID[e.id] = e
 		}
+	}
+	if j != nil {
+		e.stored = j.Enqueued(q, e) // with its identity, if it has one
 	}
 	if w := q.popWaiting(); w != nil {
 		q.wake = append(q.wake, w)

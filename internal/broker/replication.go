@@ -30,6 +30,15 @@ func (id MessageID) Less(o MessageID) bool {
 
 func (id MessageID) String() string { return fmt.Sprintf("%d.%d", id.Epoch, id.Seq) }
 
+// ParseMessageID reads what String writes ("epoch.sequence").
+func ParseMessageID(s string) (MessageID, error) {
+	var id MessageID
+	if _, err := fmt.Sscanf(s, "%d.%d", &id.Epoch, &id.Seq); err != nil {
+		return MessageID{}, fmt.Errorf("%q is not an epoch.sequence: %w", s, err)
+	}
+	return id, nil
+}
+
 // NewIdentity returns a random identity for a queue or exchange, so a
 // backup can tell an object deleted and recreated while it was away from
 // the one it knew.
@@ -102,6 +111,13 @@ func (h *Hold) finish() {
 	for _, f := range w {
 		f()
 	}
+}
+
+// Done reports whether nothing holds the message any more.
+func (h *Hold) Done() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.done
 }
 
 // Pending is the set of parties still holding the message.
@@ -202,7 +218,9 @@ func sortByPos(es []*Entry) {
 // EnqueueReplica adds a message a backup received from its primary, with
 // the primary's identity for it. Limits, ring and last-value replacement do
 // not apply: the primary applied them and replicates their effects as
-// dequeues. A message already present is not added twice.
+// dequeues. A message already present is not added twice. A persistent
+// message on a durable queue is stored: its entry's StoreHold is done once
+// it is on disk.
 func (q *Queue) EnqueueReplica(m *message.Message, id MessageID) (*Entry, error) {
 	now := q.now()
 	q.mu.Lock()
@@ -231,6 +249,12 @@ func (q *Queue) EnqueueReplica(m *message.Message, id MessageID) (*Entry, error)
 	q.stats.Enqueues++
 	if q.observer != nil {
 		q.observer.Enqueued(q, e) // a replica on a primary replicates on
+	}
+	if j := q.journaled(); j != nil && m.Header.Durable {
+		// Stored even while the disk is full (the journal keeps it until
+		// there is space): the primary has it already; the backup's
+		// acknowledgement waits for StoreHold.
+		e.stored = j.Enqueued(q, e)
 	}
 	if w := q.popWaiting(); w != nil {
 		q.wake = append(q.wake, w)

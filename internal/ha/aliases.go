@@ -1,6 +1,9 @@
 package ha
 
-import "github.com/qpidha/qpidha/internal/ha/core"
+import (
+	"github.com/qpidha/qpidha/internal/broker"
+	"github.com/qpidha/qpidha/internal/ha/core"
+)
 
 // The role machine's types live in package core; these names keep the
 // module's API as it was.
@@ -30,3 +33,6 @@ func CanMove(from, to State) bool { return core.CanMove(from, to) }
 
 func short(id string) string         { return core.Short(id) }
 func shortAll(ids []string) []string { return core.ShortAll(ids) }
+
+// ParsePosition reads a position as Position.String writes it.
+func ParsePosition(s string) (Position, error) { return broker.ParseMessageID(s) }

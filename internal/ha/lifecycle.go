@@ -85,8 +85,10 @@ var (
 // CanPromote applies the promotion rules (core.CanPromote) to this broker
 // and what a status check found of its peers.
 func (m *Module) CanPromote(peers []PeerStatus) error {
+	pos := m.Position()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.core.SetPosition(pos)
 	return m.core.CanPromote(peers)
 }
 
@@ -219,7 +221,9 @@ func (m *Module) Position() Position {
 }
 
 // persistLoop saves the position now and then: a cluster manager restarting
-// the whole cluster promotes the broker that holds the highest.
+// the whole cluster promotes the broker that holds the highest. With a
+// store it is the position the store synced, which the broker also
+// recovers from its store at start.
 func (m *Module) persistLoop() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -235,7 +239,14 @@ func (m *Module) persistLoop() {
 
 func (m *Module) savePosition() {
 	pos := m.Position()
-	if st := m.store.Get(); !st.Position.Less(pos) {
+	st := m.store.Get()
+	if m.cfg.Store != nil {
+		// Only what is on disk: the state file is what the cluster
+		// manager's agent reads to choose the first primary.
+		if pos = m.cfg.Store.SyncedPosition(); pos == st.Position {
+			return
+		}
+	} else if !st.Position.Less(pos) {
 		return
 	}
 	if err := m.store.Update(func(p *Persistent) { p.Position = pos }); err != nil {

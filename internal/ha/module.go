@@ -34,6 +34,10 @@ type Config struct {
 	HeartbeatInterval             time.Duration // link-heartbeat-interval
 	// DataDir holds the persistent HA state ("" keeps it in memory).
 	DataDir string
+	// Store is the broker's durable store (nil: none). A backup stores
+	// what it replicates and acknowledges it once on disk; the position
+	// the broker reports and persists is the one its store has synced.
+	Store Durable
 	// AdminAllowed says whether an authenticated identity may administer
 	// the broker (the ACL's say); nil allows everyone.
 	AdminAllowed func(user string) bool
@@ -42,6 +46,16 @@ type Config struct {
 	// Exit stops the process: a primary that learns of a newer epoch stops
 	// serving (nil: the module only closes its connections).
 	Exit func(reason string)
+}
+
+// Durable is what the module needs of the broker's store (store.Store).
+type Durable interface {
+	// SetPosition has the store record the replication position.
+	SetPosition(position func() Position)
+	// SyncedPosition is the last position recorded and on disk.
+	SyncedPosition() Position
+	// Barrier is done once everything stored so far is on disk.
+	Barrier() *broker.Hold
 }
 
 // Module is the HA module of one broker: the driver of its core (package
@@ -109,6 +123,14 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Store != nil {
+		// What the store holds, not what the state file last said: the
+		// cluster manager's first start and the promotion rules compare it.
+		pos := cfg.Store.SyncedPosition()
+		if err := store.Update(func(p *Persistent) { p.Position = pos }); err != nil {
+			return nil, err
+		}
+	}
 	saved := store.Get()
 	m := &Module{cfg: cfg, broker: b, store: store, start: time.Now(), since: time.Now(),
 		barriers: map[core.BarrierID]*broker.Hold{}, streams: map[core.StreamID]*stream{}}
@@ -124,6 +146,9 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 		Peers:               max(0, len(cfg.Brokers)-1), // the list names this broker too
 	}, core.Saved{Epoch: saved.Epoch, Membership: saved.Membership})
 	m.step(nil)
+	if cfg.Store != nil {
+		cfg.Store.SetPosition(m.Position)
+	}
 	return m, nil
 }
 

@@ -73,6 +73,9 @@ func statusFrom(addr string, body map[string]any) PeerStatus {
 	p.Membership.Epoch, _ = asUint(body["epoch"])
 	p.Membership.Version, _ = asUint(body["membershipVersion"])
 	p.Membership.Primary, _ = body["primary"].(string)
+	if pos, ok := body["position"].(string); ok {
+		p.Position, _ = ParsePosition(pos)
+	}
 	if l, ok := body["ready"].([]any); ok {
 		for _, r := range l {
 			if id, ok := r.(string); ok {

@@ -2,6 +2,7 @@ package ha
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 
@@ -34,6 +35,10 @@ type replicator struct {
 	seenQueues    map[string]bool
 	seenExchanges map[string]bool
 	caughtUp      bool
+	conn          *driver.Conn
+	acks          []pendingAck // applied, waiting for the store, in order
+	stored        *broker.Hold // the store's hold on the message applyEvent enqueued
+	ackScheduled  atomic.Bool
 }
 
 func newReplicator(b *backup, addr string) *replicator {
@@ -58,6 +63,7 @@ func (r *replicator) HandleEvent(c *driver.Conn, e amqp.Event) {
 	eng := c.Engine
 	switch e.Type {
 	case amqp.EventConnectionOpen:
+		r.conn = c
 		if open := eng.RemoteOpen(); open != nil && open.ContainerID == r.m.BrokerID() {
 			r.b.markSelf(r.addr)
 			eng.Close(nil)
@@ -163,13 +169,72 @@ func (r *replicator) apply(d *amqp.Delivery) {
 		d.Update(&types.Rejected{Error: types.NewError(types.CondDecodeError, "%v", err)}, true)
 		return
 	}
-	if err := r.applyEvent(ev); err != nil {
+	r.stored = nil
+	err = r.applyEvent(ev)
+	stored := r.stored
+	if err != nil {
 		r.log.WithError(err).WithField("event", ev.Kind).Warn("replication event not applied")
 	}
 	r.m.noteApplied(ev.Seq)
-	d.Update(&types.Accepted{}, true)
+	if st := r.m.cfg.Store; st != nil && (ev.Kind == EvCaughtUp || ev.Kind == EvTxCommit) {
+		// Ready, or a transaction applied, only once all of it is on disk.
+		stored = st.Barrier()
+	}
+	r.acknowledge(d, stored)
 	if l := r.repLink; l.Credit() <= uint32(r.m.cfg.FlowMessages)/2 {
 		l.Flow(uint32(r.m.cfg.FlowMessages), false)
+	}
+}
+
+// pendingAck is an applied event whose acknowledgement waits for the
+// store.
+type pendingAck struct {
+	d      *amqp.Delivery
+	stored *broker.Hold // nil: nothing of its own to wait for
+}
+
+// acknowledge accepts an applied event once what it stored is on disk.
+// Acknowledgements go out in order, so each one also says that every
+// earlier event's records are on disk: the primary counts a message safe
+// on this backup when it hears of it, and a barrier (caught up, a
+// transaction) means everything before it. Transient work with nothing
+// waiting goes out at once, as without a store.
+func (r *replicator) acknowledge(d *amqp.Delivery, stored *broker.Hold) {
+	if len(r.acks) == 0 && (stored == nil || stored.Done()) {
+		d.Update(&types.Accepted{}, true)
+		return
+	}
+	r.acks = append(r.acks, pendingAck{d: d, stored: stored})
+	if stored != nil && !stored.Wait(r.scheduleAcks) {
+		r.sendAcks() // done since Done said it was not
+	}
+}
+
+// scheduleAcks has the connection's goroutine send the acknowledgements
+// now due (from the journal's writer: one call for a whole batch).
+func (r *replicator) scheduleAcks() {
+	if r.ackScheduled.CompareAndSwap(false, true) {
+		r.conn.Inject(func() {
+			r.ackScheduled.Store(false)
+			r.sendAcks()
+		})
+	}
+}
+
+// sendAcks accepts the waiting events whose records are on disk, in order
+// (connection goroutine).
+func (r *replicator) sendAcks() {
+	n := 0
+	for _, a := range r.acks {
+		if a.stored != nil && !a.stored.Done() {
+			break
+		}
+		a.d.Update(&types.Accepted{}, true)
+		n++
+	}
+	if n > 0 {
+		clear(r.acks[:n])
+		r.acks = r.acks[n:]
 	}
 }
 
@@ -207,7 +272,10 @@ func (r *replicator) applyEvent(ev *Event) error {
 		if err != nil {
 			return err
 		}
-		_, err = q.EnqueueReplica(m, ev.IDs[0])
+		e, err := q.EnqueueReplica(m, ev.IDs[0])
+		if e != nil {
+			r.stored = e.StoreHold()
+		}
 		return err
 	case EvDequeue:
 		if q := b.Queue(ev.Name); q != nil {

@@ -93,7 +93,7 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 	var users *auth.DB
 	var haMod *ha.Module
 	if opts.HACluster || opts.HAQueueReplication {
-		if haMod, err = newHA(opts, b, log, scfg.ACL.AdminAllowed, stopSelf); err != nil {
+		if haMod, err = newHA(opts, b, st, log, scfg.ACL.AdminAllowed, stopSelf); err != nil {
 			closeStore(st)
 			return nil, err
 		}
@@ -133,18 +133,15 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod, store: st, users: users, acl: scfg.ACL, fatal: fatal}, nil
 }
 
-// openStore opens the store of a standalone broker and restores what it
-// holds into the broker; nil without a store directory and in an HA
-// cluster, whose brokers keep durable messages in memory and on their
-// backups. A failed write stops the broker.
+// openStore opens the broker's store and restores what it holds into the
+// broker; nil without a store directory. A cluster broker's store holds
+// what it replicated as a backup or took as the primary. A failed write
+// stops the broker.
 func openStore(opts *config.Options, b *broker.Broker, log *logrus.Logger, stopSelf func(string)) (*store.Store, error) {
 	dir := opts.StorePath()
-	explicit := opts.Source("store-dir") != "default" || opts.Truncate
 	switch {
-	case opts.HACluster:
-		if explicit {
-			log.Warn("store-dir, truncate: no effect with ha-cluster=yes: cluster brokers keep durable queues and persistent messages in memory and on their backups, not in a store on disk")
-		}
+	case dir == "" && opts.HACluster:
+		log.Warn("no store (no-data-dir and no store-dir): this cluster broker keeps durable queues and persistent messages in memory only; if every broker of the cluster stops at once they are lost")
 		return nil, nil
 	case dir == "":
 		log.Info("no store (no-data-dir and no store-dir): durable queues and persistent messages are kept in memory only")
@@ -179,7 +176,7 @@ func closeStore(st *store.Store) {
 
 // newHA creates the HA module from the ha-* options; admin says which
 // identities may administer the broker (promote, replicate; reach a backup).
-func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger, admin func(string) bool, stopSelf func(string)) (*ha.Module, error) {
+func newHA(opts *config.Options, b *broker.Broker, st *store.Store, log *logrus.Logger, admin func(string) bool, stopSelf func(string)) (*ha.Module, error) {
 	var addrs []string
 	for _, a := range opts.HABrokersURL.Addrs {
 		addrs = append(addrs, a.HostPort())
@@ -203,12 +200,22 @@ func newHA(opts *config.Options, b *broker.Broker, log *logrus.Logger, admin fun
 		MaintenanceInterval: opts.LinkMaintenanceInterval,
 		HeartbeatInterval:   opts.LinkHeartbeatInterval,
 		DataDir:             dataDir,
+		Store:               durable(st),
 		AdminAllowed:        admin,
 		OnStatus:            func(line string) { _ = daemon.Status(line) },
 		// A stale primary stops serving; the cluster manager restarts it
 		// as a backup.
 		Exit: stopSelf,
 	}, b, log)
+}
+
+// durable is the store as the HA module sees it: nil without one (a nil
+// *store.Store in the interface would not be nil).
+func durable(st *store.Store) ha.Durable {
+	if st == nil {
+		return nil
+	}
+	return st
 }
 
 func containerID() string {

@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 
+	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/store/journal"
 	"github.com/qpidha/qpidha/internal/store/vfs"
 )
@@ -19,6 +20,7 @@ type Report struct {
 	Bindings    int
 	Queues      []QueueReport
 	DroppedTxns int
+	HAPosition  broker.MessageID // the HA replication position synced (zero: none)
 }
 
 // FileInfo is a journal file.
@@ -70,6 +72,7 @@ func Check(dir string, fsys vfs.FS) (*Report, error) {
 		return nil, fmt.Errorf("store %s: %w", dir, err)
 	}
 	rep.Exchanges, rep.Bindings, rep.DroppedTxns = len(recovered.Exchanges), len(recovered.Bindings), recovered.DroppedTxns
+	rep.HAPosition = recovered.Position
 	for _, q := range recovered.Queues {
 		rep.Queues = append(rep.Queues, QueueReport{Name: q.Name, Messages: len(q.Messages), Bytes: q.Bytes})
 	}
@@ -94,6 +97,9 @@ func (r *Report) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "records: %d, checksums verified\n", r.Journal.Records)
 	fmt.Fprintf(w, "position (the last record on disk): %d\n", r.Journal.Last)
+	if !r.HAPosition.IsZero() {
+		fmt.Fprintf(w, "HA replication position (epoch.sequence) synced: %s\n", r.HAPosition)
+	}
 	switch d := r.Journal.Damage; {
 	case d == nil:
 		fmt.Fprintln(w, "tail: clean")

@@ -144,6 +144,9 @@ func (s *Store) carry(old journal.SegmentInfo) (bool, error) {
 			move(&b.loc, false, recBind, b.payload)
 		}
 	}
+	if mk := s.mark; mk != nil && mk.seq == old.Seq {
+		move(&mk.loc, false, recPosition, mk.payload)
+	}
 	for _, m := range msgs {
 		mo := s.msgs[m.id]
 		if mo == nil || mo.seq != old.Seq || mo.lsn != m.lsn {

@@ -23,10 +23,11 @@ const (
 	recExchangeDel = 4  // id: its bindings go with it
 	recBind        = 5  // id, exchange id (0: a built-in one), exchange name, queue id, key, arguments
 	recUnbind      = 6  // id
-	recEnqueue     = 7  // id, queue id, position, transaction id, expiry (Unix ns, 0: none), failures, the message
+	recEnqueue     = 7  // id, queue id, position, transaction id, expiry (Unix ns, 0: none), failures, HA epoch and sequence (0 0: none), the message
 	recDequeue     = 8  // id, transaction id
 	recRedeliver   = 9  // id, failures
 	recCommit      = 10 // transaction id: its enqueues and dequeues take effect
+	recPosition    = 11 // HA epoch, sequence: every durable change the broker made up to that replication position is in the records before
 )
 
 func recordName(t byte) string {
@@ -51,6 +52,8 @@ func recordName(t byte) string {
 		return "redeliver"
 	case recCommit:
 		return "commit"
+	case recPosition:
+		return "position"
 	}
 	return fmt.Sprintf("type %d", t)
 }
@@ -193,7 +196,8 @@ type enqueue struct {
 	id, queue, pos, txn uint64
 	expires             int64 // Unix ns, 0: never
 	failures            uint32
-	msg                 []byte // the encoded message: header, annotations, bare message, footer
+	ha                  broker.MessageID // the message's replication identity (zero: none)
+	msg                 []byte           // the encoded message: header, annotations, bare message, footer
 }
 
 func (e *enqueue) append(b []byte) []byte {
@@ -203,6 +207,8 @@ func (e *enqueue) append(b []byte) []byte {
 	b = putUvarint(b, e.txn)
 	b = putUvarint(b, uint64(e.expires))
 	b = putUvarint(b, uint64(e.failures))
+	b = putUvarint(b, e.ha.Epoch)
+	b = putUvarint(b, e.ha.Seq)
 	return append(b, e.msg...)
 }
 
@@ -215,9 +221,17 @@ func parseEnqueue(p []byte) (enqueue, error) {
 		r.err = fmt.Errorf("failures %d out of range", f)
 	}
 	e.failures = uint32(f)
+	e.ha = broker.MessageID{Epoch: r.uvarint(), Seq: r.uvarint()}
 	e.msg = r.b
 	if r.err == nil && (e.id == 0 || e.queue == 0) {
 		r.err = errors.New("an enqueue without an id or queue")
 	}
 	return e, r.err
+}
+
+// parsePosition reads a position record.
+func parsePosition(p []byte) (broker.MessageID, error) {
+	r := reader{b: p}
+	pos := broker.MessageID{Epoch: r.uvarint(), Seq: r.uvarint()}
+	return pos, r.end()
 }

@@ -19,8 +19,11 @@ type Recovered struct {
 	// DroppedTxns counts transactions whose commit was not on disk: their
 	// records were dropped.
 	DroppedTxns int
-	Journal     journal.Recovery
-	Took        time.Duration
+	// Position is the last HA replication position recorded (zero: none):
+	// every durable change the broker made up to it was recovered.
+	Position broker.MessageID
+	Journal  journal.Recovery
+	Took     time.Duration
 }
 
 // RecoveredExchange is a durable exchange.
@@ -110,6 +113,7 @@ type replay struct {
 	inTxn   map[uint64]bool
 	removed map[uint64]bool
 	maxID   uint64
+	mark    *markObj // the last position record
 }
 
 type rQueue struct {
@@ -140,6 +144,7 @@ type rMsg struct {
 	queue, pos uint64
 	expires    int64
 	failures   uint32
+	ha         broker.MessageID
 	msg        []byte
 }
 
@@ -235,7 +240,7 @@ func (rs *replay) record(jr journal.Record) error {
 			return fmt.Errorf("enqueue record: %w", err)
 		}
 		rs.id(e.id)
-		m := &rMsg{loc: at, queue: e.queue, pos: e.pos, expires: e.expires, failures: e.failures, msg: bytes.Clone(e.msg)}
+		m := &rMsg{loc: at, queue: e.queue, pos: e.pos, expires: e.expires, failures: e.failures, ha: e.ha, msg: bytes.Clone(e.msg)}
 		if e.txn != 0 {
 			rs.id(e.txn)
 			rs.pending[e.txn] = append(rs.pending[e.txn], pendingOp{enqueue: m, id: e.id})
@@ -281,6 +286,14 @@ func (rs *replay) record(jr journal.Record) error {
 			delete(rs.removed, op.id)
 		}
 		delete(rs.pending, txn)
+	case recPosition:
+		pos, err := parsePosition(jr.Data)
+		if err != nil {
+			return fmt.Errorf("position record: %w", err)
+		}
+		if rs.mark == nil || !pos.Less(rs.mark.pos) {
+			rs.mark = &markObj{loc: at, pos: pos, payload: bytes.Clone(jr.Data)}
+		}
 	default:
 		return fmt.Errorf("unknown record type %d", jr.Type)
 	}
@@ -294,6 +307,14 @@ func (rs *replay) finish(s *Store) (*Recovered, error) {
 	out := &Recovered{DroppedTxns: len(rs.pending)}
 	if s != nil {
 		s.nextID = rs.maxID
+	}
+	if m := rs.mark; m != nil {
+		out.Position = m.pos
+		if s != nil {
+			s.mark = m
+			s.marked, s.markedSynced = m.pos, m.pos
+			s.live(m.loc, false)
+		}
 	}
 	xnames := map[uint64]string{}
 	xids := make([]uint64, 0, len(rs.exchanges))
@@ -370,7 +391,7 @@ func (rs *replay) finish(s *Store) (*Recovered, error) {
 		if err != nil {
 			return nil, fmt.Errorf("message %d of queue %s does not parse: %w", id, rs.queues[m.queue].name, err)
 		}
-		r := broker.Restored{Msg: parsed, Pos: m.pos, JID: id, Failures: m.failures}
+		r := broker.Restored{Msg: parsed, Pos: m.pos, JID: id, Failures: m.failures, ID: m.ha}
 		if m.expires != 0 {
 			r.Expires = time.Unix(0, m.expires)
 		}

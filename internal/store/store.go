@@ -17,6 +17,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -72,6 +73,13 @@ type Store struct {
 	reclaimed int // segments dropped
 	carried   int // records carried forward
 
+	// The HA replication position (see SetPosition): the last recorded,
+	// its record, and the last known to be on disk.
+	position     atomic.Pointer[func() broker.MessageID]
+	mark         *markObj
+	marked       broker.MessageID
+	markedSynced broker.MessageID
+
 	kick chan struct{}
 	quit chan struct{}
 	done chan struct{}
@@ -118,6 +126,13 @@ type msgObj struct {
 	queue    uint64
 	failures uint32
 	txn      uint64 // the transaction that enqueued it, until it commits
+}
+
+// markObj is the last position record: it lives until a newer one is written.
+type markObj struct {
+	loc
+	pos     broker.MessageID
+	payload []byte
 }
 
 // txnObj is a transaction being committed: its records are tagged with
@@ -179,6 +194,7 @@ func Open(cfg Config) (*Store, *Recovered, error) {
 		OnFatal:       s.fatal,
 		OnFull:        s.full,
 		AfterSync:     s.kickReclaim,
+		BeforeBatch:   s.markPosition,
 	}, rs.record)
 	if err != nil {
 		if errors.Is(err, journal.ErrVersion) {
@@ -509,7 +525,7 @@ func (s *Store) Enqueued(q *broker.Queue, e *broker.Entry) *broker.Hold {
 	}
 	id := s.newID()
 	t := s.txn(e.Txn())
-	rec := enqueue{id: id, queue: qid, pos: e.Pos, txn: t.ID(), failures: e.Failures()}
+	rec := enqueue{id: id, queue: qid, pos: e.Pos, txn: t.ID(), failures: e.Failures(), ha: e.ID()}
 	if t := e.Expires(); !t.IsZero() {
 		rec.expires = t.UnixNano()
 	}
@@ -613,6 +629,73 @@ func (s *Store) Committed(txn string) *broker.Hold {
 
 // Sync implements broker.Journal.
 func (s *Store) Sync() error { return s.j.Sync() }
+
+// Barrier returns a hold that is done once every record appended so far
+// is on disk (a backup acknowledges a replication barrier with it).
+func (s *Store) Barrier() *broker.Hold {
+	h := broker.NewHold(1)
+	s.j.Await(h)
+	return h
+}
+
+// SetPosition makes the journal record the broker's HA replication
+// position, as position returns it, before each batch it writes: position
+// must return a point such that every durable change made up to it was
+// recorded already. After a crash, Recovered.Position says how far the
+// broker's durable state goes, which the cluster manager and the HA
+// module compare to choose the broker that holds the most.
+func (s *Store) SetPosition(position func() broker.MessageID) {
+	s.position.Store(&position)
+}
+
+// SyncedPosition is the last HA replication position known to be on disk.
+func (s *Store) SyncedPosition() broker.MessageID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.markedSynced
+}
+
+// markPosition records the HA position ahead of a batch (the journal's
+// writer calls it when records are waiting), if it moved.
+func (s *Store) markPosition() {
+	f := s.position.Load()
+	if f == nil {
+		return
+	}
+	pos := (*f)()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.marked.Less(pos) {
+		return
+	}
+	p := putUvarint(s.scratch[:0], pos.Epoch)
+	p = putUvarint(p, pos.Seq)
+	s.scratch = p
+	l, ok := s.append(recPosition, markSynced{s, pos}, p)
+	if !ok {
+		return
+	}
+	if s.mark != nil {
+		s.dead(s.mark.loc, false)
+	}
+	s.mark = &markObj{loc: l, pos: pos, payload: clone(p)}
+	s.marked = pos
+	s.live(l, false)
+}
+
+// markSynced moves the synced position once its record is on disk.
+type markSynced struct {
+	s   *Store
+	pos broker.MessageID
+}
+
+func (m markSynced) Complete() {
+	m.s.mu.Lock()
+	if m.s.markedSynced.Less(m.pos) {
+		m.s.markedSynced = m.pos
+	}
+	m.s.mu.Unlock()
+}
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 

@@ -366,8 +366,8 @@ func TestStoreDirLocked(t *testing.T) {
 }
 
 // Without a data directory or store-dir there is no store, and the broker
-// says so; an HA cluster broker has none either, and warns of a store-dir
-// it will not use.
+// says so; an HA cluster broker has one in its store-dir like any other,
+// and without one warns that a whole-cluster stop would lose everything.
 func TestNoStore(t *testing.T) {
 	b := qpiddtest.Start(t, "--no-data-dir", "yes")
 	if !strings.Contains(b.Log(), "no store") {
@@ -375,10 +375,14 @@ func TestNoStore(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ha := qpiddtest.Start(t, "--ha-cluster", "yes", "--ha-brokers-url", "127.0.0.1:1", "--store-dir", dir)
-	if !strings.Contains(ha.Log(), "no effect with ha-cluster=yes") {
-		t.Fatalf("an HA broker does not warn of store-dir:\n%s", ha.Log())
+	if !strings.Contains(ha.Log(), "recovered") {
+		t.Fatalf("an HA broker did not open its store:\n%s", ha.Log())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "journal")); err == nil {
-		t.Fatal("an HA cluster broker made a store")
+	if _, err := os.Stat(filepath.Join(dir, "journal")); err != nil {
+		t.Fatalf("an HA cluster broker has no store in store-dir: %v", err)
+	}
+	memory := qpiddtest.Start(t, "--ha-cluster", "yes", "--ha-brokers-url", "127.0.0.1:1", "--no-data-dir", "yes")
+	if !strings.Contains(memory.Log(), "if every broker of the cluster stops at once they are lost") {
+		t.Fatalf("an HA broker without a store does not warn:\n%s", memory.Log())
 	}
 }

@@ -48,6 +48,7 @@ type PeerStatus struct {
 	State      State
 	BrokerID   string
 	Membership Membership
+	Position   Position // what it holds (a joining broker: what its store recovered)
 }
 
 // StreamID names a backup's replication stream, as the driver numbers them.
@@ -63,8 +64,11 @@ var (
 	ErrJoining      = errors.New("Joining active cluster, cannot be promoted")
 	ErrPrimaryExist = errors.New("another broker is already primary")
 	ErrNotReady     = errors.New("not in the current ready set: another backup took over while this one was away")
-	ErrNotCluster   = errors.New("not a member of a cluster (ha-cluster=no)")
-	ErrNotPrimary   = errors.New("this broker is not the primary")
+	// ErrBehind refuses the first primary of a restarted cluster when a
+	// reachable peer that may lead holds more.
+	ErrBehind     = errors.New("a peer holds more of what the cluster acknowledged: promote it instead")
+	ErrNotCluster = errors.New("not a member of a cluster (ha-cluster=no)")
+	ErrNotPrimary = errors.New("this broker is not the primary")
 	// ErrStale refuses a primary of an older epoch than the one known,
 	// or another primary of the same epoch.
 	ErrStale = errors.New("stale primary: an older epoch than this broker knows")
@@ -90,6 +94,8 @@ type Core struct {
 	// A backup's: whether it applied the snapshot of the primary it
 	// follows.
 	caughtUp bool
+	// position is what this broker holds (SetPosition).
+	position Position
 
 	p       *primaryRole
 	barrier BarrierID
@@ -366,7 +372,9 @@ func (c *Core) adopt(ms Membership) bool {
 //     this broker is in the newest ready set it knows of, its own or a
 //     peer's: a backup dropped while it was away must not take over;
 //   - joining, only when every reachable peer is joining too (the first
-//     primary of a new cluster).
+//     primary of a new or restarted cluster), and then only the primary
+//     or a ready backup of the newest membership they persisted that
+//     holds no less than any reachable one of those (firstOfRestart).
 func (c *Core) CanPromote(peers []PeerStatus) error {
 	switch c.state {
 	case Standalone:
@@ -381,25 +389,54 @@ func (c *Core) CanPromote(peers []PeerStatus) error {
 			return fmt.Errorf("%w: %s is %s", ErrPrimaryExist, p.Address, p.State)
 		}
 	}
-	if c.state == Joining {
-		for _, p := range peers {
-			if p.Reachable && p.State != Joining {
-				return fmt.Errorf("%w (%s is %s)", ErrJoining, p.Address, p.State)
-			}
-		}
-		return nil
-	}
 	newest := c.saved.Membership
 	for _, p := range peers {
 		if p.Reachable && p.Membership.Newer(newest) {
 			newest = p.Membership
 		}
 	}
+	if c.state == Joining {
+		for _, p := range peers {
+			if p.Reachable && p.State != Joining {
+				return fmt.Errorf("%w (%s is %s)", ErrJoining, p.Address, p.State)
+			}
+		}
+		return c.firstOfRestart(newest, peers)
+	}
 	if newest.Epoch > 0 && !newest.IsReady(c.cfg.ID) {
 		return fmt.Errorf("%w (%s)", ErrNotReady, newest)
 	}
 	return nil
 }
+
+// firstOfRestart applies the rules of a cluster's first primary, every
+// reachable broker joining: with nothing persisted anywhere (a new
+// cluster) any broker may lead. Otherwise only the primary or a ready
+// backup of the newest membership any of them persisted, since only those
+// are known to hold every message the cluster acknowledged (on disk, with
+// a store), and among those none that holds less than a reachable one.
+// Unreachable peers are ignored, as everywhere: the cluster manager waits
+// for every node before its first start.
+func (c *Core) firstOfRestart(newest Membership, peers []PeerStatus) error {
+	if newest.Epoch == 0 {
+		return nil
+	}
+	leads := func(id string) bool { return id == newest.Primary || newest.IsReady(id) }
+	if !leads(c.cfg.ID) {
+		return fmt.Errorf("%w (%s)", ErrNotReady, newest)
+	}
+	for _, p := range peers {
+		if p.Reachable && p.BrokerID != "" && leads(p.BrokerID) && c.position.Less(p.Position) {
+			return fmt.Errorf("%w (%s holds %s, this broker %s)", ErrBehind, p.Address, p.Position, c.position)
+		}
+	}
+	return nil
+}
+
+// SetPosition tells the core what this broker holds: the replication
+// position its store recovered or reached (a joining broker's promotion
+// compares it with its peers').
+func (c *Core) SetPosition(pos Position) { c.position = pos }
 
 // Promote makes this broker the primary of a new epoch, beyond every epoch
 // it or its peers know, if the rules allow (CanPromote). A ready backup's

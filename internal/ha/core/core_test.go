@@ -99,6 +99,12 @@ func TestNewStartsJoiningOrStandalone(t *testing.T) {
 	}
 }
 
+// at gives a peer status an identity and a position.
+func at(p PeerStatus, id string, pos Position) PeerStatus {
+	p.BrokerID, p.Position = id, pos
+	return p
+}
+
 // The promotion rules, one case each.
 func TestCanPromote(t *testing.T) {
 	ms := Membership{Epoch: 3, Version: 4, Primary: "old", Ready: []string{"b", "self"}}
@@ -124,10 +130,21 @@ func TestCanPromote(t *testing.T) {
 		{"joining, every peer joining", Joining, Membership{}, []PeerStatus{peer(Joining, Membership{})}, nil},
 		{"joining, a peer ready", Joining, Membership{}, []PeerStatus{peer(Ready, ms)}, ErrJoining},
 		{"joining, a peer primary", Joining, Membership{}, []PeerStatus{peer(Active, ms)}, ErrPrimaryExist},
+		// A restarted cluster: only the newest membership's primary or
+		// ready backups lead, and none behind a reachable one of those.
+		{"restart, in the ready set", Joining, ms, []PeerStatus{peer(Joining, ms)}, nil},
+		{"restart, the old primary", Joining, Membership{Epoch: 3, Version: 4, Primary: "self", Ready: []string{"b"}}, []PeerStatus{peer(Joining, Membership{})}, nil},
+		{"restart, dropped from a newer ready set a peer persisted", Joining, ms, []PeerStatus{peer(Joining, newer)}, ErrNotReady},
+		{"restart, a newer epoch elsewhere", Joining, ms, []PeerStatus{peer(Joining, Membership{Epoch: 4, Version: 1, Primary: "b"})}, ErrNotReady},
+		{"restart, a ready peer holds more", Joining, ms, []PeerStatus{at(peer(Joining, ms), "b", Position{Epoch: 3, Seq: 9})}, ErrBehind},
+		{"restart, a peer that may not lead holds more", Joining, ms, []PeerStatus{at(peer(Joining, ms), "c", Position{Epoch: 3, Seq: 9})}, nil},
+		{"restart, an unreachable peer holds more", Joining, ms, []PeerStatus{{Address: "b", BrokerID: "b", State: Joining, Position: Position{Epoch: 9}}}, nil},
+		{"restart, as much as a ready peer", Joining, ms, []PeerStatus{at(peer(Joining, ms), "b", Position{Epoch: 3, Seq: 5})}, nil},
 	}
 	for _, tc := range cases {
 		c := newCore(t, testCfg, Saved{Epoch: tc.saved.Epoch, Membership: tc.saved})
 		c.state = tc.state
+		c.SetPosition(Position{Epoch: 3, Seq: 5})
 		if err := c.CanPromote(tc.peers); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}

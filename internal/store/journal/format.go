@@ -26,8 +26,9 @@ import (
 // the next one. Replay stops at the first record that is short, fails its
 // checksum or breaks the sequence: the torn tail a crash leaves.
 const (
-	// Version is the format version this code writes and reads.
-	Version     = 1
+	// Version is the format version this code writes and reads (2: the
+	// store's enqueue records carry the HA identity, position records).
+	Version     = 2
 	magic       = "qpidhaJL"
 	headerSize  = 40
 	frameSize   = 17

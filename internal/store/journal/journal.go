@@ -66,6 +66,10 @@ type Config struct {
 	OnFull func(err error)
 	// AfterSync is called from the writer after each batch is synced.
 	AfterSync func()
+	// BeforeBatch is called from the writer before it takes a batch of
+	// records to write (only when records are waiting): what it appends
+	// goes into that batch.
+	BeforeBatch func()
 	// Preallocate has a goroutine keep a spare segment file ready, full
 	// of zeros (when no dropped segment can be recycled as one): writing
 	// into blocks that exist changes no metadata, and a sync that only
@@ -512,6 +516,27 @@ func (j *Journal) Sync() error {
 	}
 }
 
+// Await completes c once every record appended so far is on disk (at once
+// if it is already). If the journal stops first, c is never completed.
+func (j *Journal) Await(c Completer) {
+	j.mu.Lock()
+	lsn := j.appended
+	if j.synced.Load() >= lsn {
+		j.mu.Unlock()
+		c.Complete()
+		return
+	}
+	j.waiters = append(j.waiters, waiter{lsn: lsn, c: c})
+	j.mu.Unlock()
+	if j.cfg.Manual {
+		return // the next Flush
+	}
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+}
+
 type chanCompleter chan struct{}
 
 func (c chanCompleter) Complete() { close(c) }
@@ -525,6 +550,14 @@ func (j *Journal) Flush() error { return j.flush() }
 // written, then complete the waiters.
 func (j *Journal) flush() error {
 	w := &j.w
+	if j.cfg.BeforeBatch != nil {
+		j.mu.Lock()
+		waiting := len(j.pending) > 0
+		j.mu.Unlock()
+		if waiting {
+			j.cfg.BeforeBatch()
+		}
+	}
 	j.mu.Lock()
 	if j.err != nil {
 		j.mu.Unlock()
