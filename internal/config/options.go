@@ -94,6 +94,7 @@ type Options struct {
 	HAMinReadyBackups       int           // ha-min-ready-backups
 	LinkMaintenanceInterval time.Duration // link-maintenance-interval
 	LinkHeartbeatInterval   time.Duration // link-heartbeat-interval
+	HABackupLagTimeout      time.Duration // ha-backup-lag-timeout (0: twice link-heartbeat-interval)
 
 	// Store
 	StoreDir   string // store-dir ("" = data-dir)
@@ -403,6 +404,10 @@ var options = []*option{
 	{name: "link-heartbeat-interval", kind: kindSeconds, arg: "SECONDS", def: "120", group: groupHA,
 		help:  "Heartbeat of links between brokers; a backup silent for twice this is dropped; also the status-check timeout (e.g. 10)",
 		field: func(o *Options) any { return &o.LinkHeartbeatInterval }},
+
+	{name: "ha-backup-lag-timeout", kind: kindSeconds, arg: "SECONDS", def: "0", defHelp: "2 x link-heartbeat-interval", group: groupHA,
+		help:  "Longest time a backup may leave a replicated change unacknowledged (its disk stalled or full, a slow fsync) before the primary drops it from the ready set, so that one sick disk cannot stall every sender (0: twice link-heartbeat-interval)",
+		field: func(o *Options) any { return &o.HABackupLagTimeout }},
 
 	// Store
 	{name: "store-dir", kind: kindString, arg: "DIR", group: groupStore, defHelp: "data-dir",

@@ -48,9 +48,20 @@ const closeGrace = 100 * time.Millisecond
 func (b *backup) run() {
 	defer close(b.done)
 	next := 0
+	var sick error
 	for {
 		addrs := b.candidates()
-		if len(addrs) > 0 {
+		// A store that does not keep up would stall the primary's senders
+		// until the primary cut this backup off again: wait for it.
+		health := b.m.storeHealth()
+		switch {
+		case health != nil && sick == nil:
+			b.log.WithError(health).Error("not replicating until the store keeps up again")
+		case health == nil && sick != nil:
+			b.log.Info("the store keeps up again: replicating")
+		}
+		sick = health
+		if len(addrs) > 0 && health == nil {
 			addr := addrs[next%len(addrs)]
 			next++
 			err := b.replicateFrom(addr)

@@ -34,7 +34,8 @@ func (m *Module) Start() {
 	m.goRun(m.ticker)
 }
 
-// ticker tells the core the time until the module stops.
+// ticker tells the core the time until the module stops, and how long each
+// backup's oldest unacknowledged event has waited.
 func (m *Module) ticker() {
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -43,7 +44,13 @@ func (m *Module) ticker() {
 		case <-m.quit.Done():
 			return
 		case <-t.C:
-			m.step(nil)
+			m.step(func(c *core.Core) error {
+				for id, s := range m.streams {
+					since, waiting := s.oldestUnacknowledged()
+					c.Unacknowledged(id, since, waiting)
+				}
+				return nil
+			})
 		}
 	}
 }

@@ -32,6 +32,7 @@ type Config struct {
 	MinReadyBackups               int           // ha-min-ready-backups
 	MaintenanceInterval           time.Duration // link-maintenance-interval
 	HeartbeatInterval             time.Duration // link-heartbeat-interval
+	LagTimeout                    time.Duration // ha-backup-lag-timeout (0: twice HeartbeatInterval)
 	// DataDir holds the persistent HA state ("" keeps it in memory).
 	DataDir string
 	// Store is the broker's durable store (nil: none). A backup stores
@@ -56,6 +57,9 @@ type Durable interface {
 	SyncedPosition() Position
 	// Barrier is done once everything stored so far is on disk.
 	Barrier() *broker.Hold
+	// Health is why the store does not keep up (full, stopped, a sync
+	// slower than slow so far), nil if it does.
+	Health(slow time.Duration) error
 }
 
 // Module is the HA module of one broker: the driver of its core (package
@@ -113,6 +117,9 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 120 * time.Second
 	}
+	if cfg.LagTimeout <= 0 {
+		cfg.LagTimeout = 2 * cfg.HeartbeatInterval
+	}
 	if cfg.BackupTimeout <= 0 {
 		cfg.BackupTimeout = 10 * time.Second
 	}
@@ -142,6 +149,7 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 		HeartbeatInterval:   cfg.HeartbeatInterval,
 		MaintenanceInterval: cfg.MaintenanceInterval,
 		BackupTimeout:       cfg.BackupTimeout,
+		LagTimeout:          cfg.LagTimeout,
 		MinReadyBackups:     cfg.MinReadyBackups,
 		Peers:               max(0, len(cfg.Brokers)-1), // the list names this broker too
 	}, core.Saved{Epoch: saved.Epoch, Membership: saved.Membership})
@@ -260,10 +268,38 @@ func (m *Module) step(event func(c *core.Core) error) error {
 			m.step(func(c *core.Core) error { c.PeersChecked(peers); return nil })
 		})
 	}
+	for _, d := range acts.Disconnect {
+		m.disconnect(d)
+	}
 	if acts.Exit != "" && m.cfg.Exit != nil {
 		m.cfg.Exit(acts.Exit)
 	}
 	return err
+}
+
+// storeHealth is why the store does not keep up, nil if it does (or there
+// is none): a sync is slow once it takes half of ha-backup-lag-timeout.
+func (m *Module) storeHealth() error {
+	if m.cfg.Store == nil {
+		return nil
+	}
+	return m.cfg.Store.Health(m.cfg.LagTimeout / 2)
+}
+
+// disconnect ends a backup's stream that the core gave up on (its
+// acknowledgements lag): its connection is closed, telling it why, and it
+// leaves the ready set as if it had gone; it comes back through catch-up.
+func (m *Module) disconnect(d core.Disconnect) {
+	m.mu.Lock()
+	s := m.streams[d.Stream]
+	m.mu.Unlock()
+	if s == nil {
+		return
+	}
+	m.goRun(func() {
+		s.c.Inject(func() { s.c.Close(types.NewError(types.CondResourceLimitExceeded, "%s", d.Reason)) })
+		s.drop(d.Reason)
+	})
 }
 
 // castLocked queues a membership on the streams it goes to (m.mu held);

@@ -49,7 +49,15 @@ func (m *Module) Status() map[string]any {
 		"publicUrl":         m.cfg.PublicURL,
 		"replicate":         m.cfg.Replicate,
 		"position":          pos.String(),
+		"storeHealth":       healthText(m.storeHealth()),
 	}
+}
+
+func healthText(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "ok"
 }
 
 func joinAddrs(a []string) string {

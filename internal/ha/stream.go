@@ -3,6 +3,8 @@ package ha
 import (
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -55,6 +57,17 @@ type stream struct {
 	msg     []byte
 	one     [1]Position // an enqueue's id, without an allocation per event
 	tag     uint64
+	// unacked are the deliveries sent and not yet acknowledged, oldest
+	// first (connection goroutine); oldest publishes when the first of
+	// them was sent, in the core's time plus one (0: none), for the ticker.
+	unacked []sent
+	oldest  atomic.Int64
+}
+
+// sent is a delivery's tag and when it was sent (the core's time).
+type sent struct {
+	tag uint64
+	at  time.Duration
 }
 
 // A delivery's Context says what its acknowledgement does: a *broker.Hold
@@ -187,6 +200,11 @@ func (s *stream) send(it item) {
 	if err != nil {
 		return
 	}
+	now := time.Since(s.p.m.start)
+	if len(s.unacked) == 0 {
+		s.oldest.Store(int64(now) + 1)
+	}
+	s.unacked = append(s.unacked, sent{tag: s.tag, at: now})
 	switch {
 	case it.kind == EvCaughtUp:
 		d.Context = caughtUpAck{it.hold}
@@ -375,6 +393,7 @@ func (s *stream) OnDelivery(*amqpserver.Conn, *amqp.Link, *amqp.Delivery) {}
 
 func (s *stream) OnDisposition(_ *amqpserver.Conn, _ *amqp.Link, d *amqp.Delivery) {
 	if _, ok := d.RemoteState().(*types.Accepted); ok || d.RemoteSettled() {
+		s.acknowledged(d.Tag())
 		switch a := d.Context.(type) {
 		case *broker.Hold:
 			a.Release(s.bit)
@@ -389,3 +408,32 @@ func (s *stream) OnDisposition(_ *amqpserver.Conn, _ *amqp.Link, d *amqp.Deliver
 }
 
 func (s *stream) OnDetach(*amqpserver.Conn, *amqp.Link) { s.drop("backup detached") }
+
+// acknowledged forgets the deliveries up to tag (connection goroutine).
+func (s *stream) acknowledged(tag []byte) {
+	if len(tag) != 8 {
+		return
+	}
+	t := binary.BigEndian.Uint64(tag)
+	n := 0
+	for n < len(s.unacked) && s.unacked[n].tag <= t {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	if n == len(s.unacked) {
+		s.unacked = s.unacked[:0]
+		s.oldest.Store(0)
+		return
+	}
+	s.unacked = s.unacked[n:]
+	s.oldest.Store(int64(s.unacked[0].at) + 1)
+}
+
+// oldestUnacknowledged is when the oldest delivery still unacknowledged
+// was sent (the core's time); false if none waits.
+func (s *stream) oldestUnacknowledged() (time.Duration, bool) {
+	v := s.oldest.Load()
+	return time.Duration(v - 1), v != 0
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/qpidha/qpidha/internal/ha"
 	"github.com/qpidha/qpidha/internal/mgmt"
 	"github.com/qpidha/qpidha/internal/store"
+	"github.com/qpidha/qpidha/internal/store/vfs"
 )
 
 // Broker is a running qpidd: its broker model and servers.
@@ -33,7 +34,7 @@ type Broker struct {
 	broker *broker.Broker
 	server *amqpserver.Server
 	ha     *ha.Module   // nil without ha-cluster or ha-queue-replication
-	store  *store.Store // nil without a store directory, or in an HA cluster
+	store  *store.Store // nil without a store directory
 	users  *auth.DB     // nil with auth=no
 	acl    *amqpserver.AccessControl
 	addrs  []net.Addr
@@ -50,8 +51,27 @@ func (b *Broker) Fatal() string {
 	return ""
 }
 
+// Hooks change how NewWithHooks builds a broker, for tests that run
+// brokers in their own process; zero fields keep what New does.
+type Hooks struct {
+	// StoreFS holds the store instead of the store directory (a vfs.Mem
+	// loses power or stalls its syncs on demand).
+	StoreFS vfs.FS
+	// StoreSegmentSize is the size of the store's journal files (0: the
+	// store's default, 16 MiB).
+	StoreSegmentSize int64
+	// StopSelf is what the broker does when it must stop (a failed store,
+	// a stale primary) instead of sending its own process SIGTERM.
+	StopSelf func(reason string)
+}
+
 // New assembles a broker from options without listening yet.
 func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
+	return NewWithHooks(opts, log, Hooks{})
+}
+
+// NewWithHooks is New with test hooks.
+func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broker, error) {
 	b, err := broker.New(broker.Config{
 		QueuePatterns:       opts.QueuePatterns,
 		TopicPatterns:       opts.TopicPatterns,
@@ -69,9 +89,13 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 		// amqp:connection:forced) and exits 1: a supervisor sees a failure.
 		log.WithField("reason", reason).Error("shutting down")
 		fatal.CompareAndSwap(nil, &reason)
+		if hooks.StopSelf != nil {
+			hooks.StopSelf(reason)
+			return
+		}
 		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	}
-	st, err := openStore(opts, b, log, stopSelf)
+	st, err := openStore(opts, b, hooks, log, stopSelf)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +161,7 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 // broker; nil without a store directory. A cluster broker's store holds
 // what it replicated as a backup or took as the primary. A failed write
 // stops the broker.
-func openStore(opts *config.Options, b *broker.Broker, log *logrus.Logger, stopSelf func(string)) (*store.Store, error) {
+func openStore(opts *config.Options, b *broker.Broker, hooks Hooks, log *logrus.Logger, stopSelf func(string)) (*store.Store, error) {
 	dir := opts.StorePath()
 	switch {
 	case dir == "" && opts.HACluster:
@@ -148,10 +172,12 @@ func openStore(opts *config.Options, b *broker.Broker, log *logrus.Logger, stopS
 		return nil, nil
 	}
 	st, rec, err := store.Open(store.Config{
-		Dir:      dir,
-		Truncate: opts.Truncate,
-		Log:      log,
-		OnFatal:  func(err error) { stopSelf("the store failed: " + err.Error()) },
+		Dir:         dir,
+		FS:          hooks.StoreFS,
+		SegmentSize: hooks.StoreSegmentSize,
+		Truncate:    opts.Truncate,
+		Log:         log,
+		OnFatal:     func(err error) { stopSelf("the store failed: " + err.Error()) },
 	})
 	if err != nil {
 		return nil, err
@@ -199,6 +225,7 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, log *logrus.
 		MinReadyBackups:     opts.HAMinReadyBackups,
 		MaintenanceInterval: opts.LinkMaintenanceInterval,
 		HeartbeatInterval:   opts.LinkHeartbeatInterval,
+		LagTimeout:          opts.HABackupLagTimeout,
 		DataDir:             dataDir,
 		Store:               durable(st),
 		AdminAllowed:        admin,

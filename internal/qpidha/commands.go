@@ -127,6 +127,9 @@ type haStatus struct {
 	// knows (what makes a ready backup promotable).
 	InReadySet bool
 	Position   string
+	// StoreHealth is "ok", why the broker's store does not keep up (a
+	// full or stalled disk), or "" from a broker without a store.
+	StoreHealth string
 }
 
 // readStatus asks a broker for its HA status. A broker without the HA
@@ -149,13 +152,14 @@ func readStatus(ctx context.Context, c *client.Client) (*haStatus, error) {
 	}
 	a := attrs(r.Body)
 	st := &haStatus{
-		Status:     str(a["status"]),
-		BrokerID:   str(a["brokerId"]),
-		BrokersURL: str(a["brokersUrl"]),
-		PublicURL:  str(a["publicUrl"]),
-		Replicate:  str(a["replicate"]),
-		InReadySet: a["inReadySet"] == true,
-		Position:   str(a["position"]),
+		Status:      str(a["status"]),
+		BrokerID:    str(a["brokerId"]),
+		BrokersURL:  str(a["brokersUrl"]),
+		PublicURL:   str(a["publicUrl"]),
+		Replicate:   str(a["replicate"]),
+		InReadySet:  a["inReadySet"] == true,
+		Position:    str(a["position"]),
+		StoreHealth: str(a["storeHealth"]),
 	}
 	if st.Status == "" {
 		return nil, fmt.Errorf("HA status of %s: the answer has no status", c.Addr)
@@ -224,6 +228,10 @@ func status(inv *invocation) error {
 			return
 		}
 		fmt.Fprintf(w, "%s %s\n", label, st.Status)
+		if st.StoreHealth != "" && st.StoreHealth != "ok" {
+			// A line of its own: scripts read "address status" lines.
+			fmt.Fprintf(w, "  store: %s\n", st.StoreHealth)
+		}
 	})
 }
 
@@ -276,6 +284,9 @@ func writeQuery(w io.Writer, st *haStatus) {
 	}
 	if st.Position != "" {
 		lines = append(lines, [2]string{"Position:", st.Position})
+	}
+	if st.StoreHealth != "" {
+		lines = append(lines, [2]string{"Store:", st.StoreHealth})
 	}
 	for _, l := range lines {
 		fmt.Fprintf(w, "%-20s %s\n", l[0], l[1])

@@ -630,6 +630,23 @@ func (s *Store) Committed(txn string) *broker.Hold {
 // Sync implements broker.Journal.
 func (s *Store) Sync() error { return s.j.Sync() }
 
+// Health is nil while the store keeps up, else why it does not: its disk
+// is full, the journal stopped, or a sync has taken longer than slow so far
+// (a stalled disk). An HA backup does not rejoin its primary then: its
+// acknowledgements would stall every sender.
+func (s *Store) Health(slow time.Duration) error {
+	if err := s.j.Err(); err != nil {
+		if errors.Is(err, journal.ErrFull) {
+			return errors.New("the store's disk is full")
+		}
+		return fmt.Errorf("the store stopped: %w", err)
+	}
+	if d := s.j.Syncing(); d > slow {
+		return fmt.Errorf("the store's disk has taken %s for one sync so far (stalled?)", d.Round(time.Millisecond))
+	}
+	return nil
+}
+
 // Barrier returns a hold that is done once every record appended so far
 // is on disk (a backup acknowledges a replication barrier with it).
 func (s *Store) Barrier() *broker.Hold {

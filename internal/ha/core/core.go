@@ -28,6 +28,7 @@ type Config struct {
 	HeartbeatInterval   time.Duration // link-heartbeat-interval
 	MaintenanceInterval time.Duration // link-maintenance-interval
 	BackupTimeout       time.Duration // ha-backup-timeout
+	LagTimeout          time.Duration // ha-backup-lag-timeout (0: no bound)
 	MinReadyBackups     int           // ha-min-ready-backups
 	// Peers is how many other brokers the cluster has (ha-brokers-url):
 	// with none, a new primary's epoch needs nobody to know it.
@@ -133,6 +134,7 @@ type streamState struct {
 	backup string
 	bit    uint64
 	caught bool // it acknowledged its snapshot: its backup is ready
+	cut    bool // its acknowledgements lagged: the driver was told to end it
 }
 
 type lostStream struct {
@@ -166,9 +168,19 @@ type Actions struct {
 	Release uint64
 	// CheckPeers asks for every peer's status (answer: PeersChecked).
 	CheckPeers bool
+	// Disconnect are streams to end, as if their backups had gone: the
+	// driver closes their connections with the reason and tells
+	// BackupLost.
+	Disconnect []Disconnect
 	// Exit stops the broker: why (a stale primary, an illegal transition).
 	Exit string
 	Log  []Log
+}
+
+// Disconnect is a stream to end, and why.
+type Disconnect struct {
+	Stream StreamID
+	Reason string
 }
 
 // Transition is a change of state.
@@ -753,6 +765,30 @@ func (c *Core) cast(release uint64) {
 		}
 	}
 	c.out.Casts = append(c.out.Casts, cast)
+}
+
+// Unacknowledged tells a primary since when (the core's time) the oldest
+// event sent on a stream waits for its backup's acknowledgement (waiting
+// false: none does); the driver tells it every tick. A backup that leaves
+// an event unacknowledged longer than ha-backup-lag-timeout (its disk
+// stalled or full, a slow fsync: heartbeats still flow) is cut off, so
+// that one sick disk cannot stall every sender; it leaves the ready set
+// as any lost backup does (BackupLost), and comes back through catch-up
+// once it keeps up again. Not right after this process was frozen: then
+// every wait looks long.
+func (c *Core) Unacknowledged(s StreamID, since time.Duration, waiting bool) {
+	p := c.p
+	if p == nil || !waiting || c.cfg.LagTimeout <= 0 || c.frozeRecently() {
+		return
+	}
+	st := p.streams[s]
+	if st == nil || st.cut || c.now-since <= c.cfg.LagTimeout {
+		return
+	}
+	st.cut = true
+	reason := fmt.Sprintf("its acknowledgements lag by more than ha-backup-lag-timeout (%s): a stalled or full disk, or a slow fsync", c.cfg.LagTimeout)
+	c.log(Warn, "cutting off a backup: "+reason, "backup", Short(st.backup))
+	c.out.Disconnect = append(c.out.Disconnect, Disconnect{Stream: s, Reason: "this backup " + reason})
 }
 
 // EpochKnown: a backup acknowledged the membership its stream starts with,

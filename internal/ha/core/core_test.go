@@ -641,3 +641,57 @@ func TestEpochKnown(t *testing.T) {
 		t.Fatalf("no peers: mask %b", c.HoldMask())
 	}
 }
+
+// A backup whose acknowledgements lag past ha-backup-lag-timeout (a stalled
+// disk; its heartbeats still flow) is cut off once, and leaves the ready
+// set as a lost backup does; not while its events are acknowledged in
+// time, not without the bound, not right after a freeze of the primary.
+func TestLaggingBackupIsCut(t *testing.T) {
+	cfg := testCfg
+	cfg.LagTimeout = 4 * time.Second
+	c := promoted(t, cfg)
+	c.BackupSubscribed(1, "b1", 1)
+	c.BackupSubscribed(2, "b2", 1)
+	c.BackupCaughtUp(1)
+	c.BackupCaughtUp(2)
+	c.Actions()
+	tickUntil(c, 0, 10*time.Second)
+	c.Unacknowledged(1, 6*time.Second, true) // waits 4 s: at the bound
+	c.Unacknowledged(2, 0, false)            // nothing waits
+	c.Unacknowledged(3, time.Second, true)   // no such stream
+	if a := c.Actions(); len(a.Disconnect) != 0 {
+		t.Fatalf("cut within the bound: %+v", a.Disconnect)
+	}
+	c.Unacknowledged(1, 6*time.Second-time.Millisecond, true)
+	a := c.Actions()
+	if len(a.Disconnect) != 1 || a.Disconnect[0].Stream != 1 || !strings.Contains(a.Disconnect[0].Reason, "ha-backup-lag-timeout (4s)") {
+		t.Fatalf("a lagging backup not cut: %+v", a)
+	}
+	c.Unacknowledged(1, 0, true)
+	if a := c.Actions(); len(a.Disconnect) != 0 {
+		t.Fatal("cut twice")
+	}
+	if !c.Membership().IsReady("b1") {
+		t.Fatal("left the ready set before its stream ended")
+	}
+	c.BackupLost(1, a.Disconnect[0].Reason)
+	if c.Membership().IsReady("b1") || !c.Membership().IsReady("b2") {
+		t.Fatalf("ready set %v", c.Membership().Ready)
+	}
+
+	// Right after a freeze every wait looks long: no cut then.
+	c.Tick(20 * time.Second) // 10 s without a tick: frozen
+	c.Unacknowledged(2, 0, true)
+	if a := c.Actions(); len(a.Disconnect) != 0 {
+		t.Fatal("cut right after a freeze")
+	}
+	// Without a bound, never.
+	cfg.LagTimeout = 0
+	n := promoted(t, cfg)
+	n.BackupSubscribed(1, "b1", 1)
+	tickUntil(n, 0, time.Minute)
+	n.Unacknowledged(1, 0, true)
+	if a := n.Actions(); len(a.Disconnect) != 0 {
+		t.Fatal("cut without ha-backup-lag-timeout")
+	}
+}

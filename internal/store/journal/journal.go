@@ -107,7 +107,8 @@ type Journal struct {
 
 	synced   atomic.Uint64
 	full     atomic.Bool
-	stopped  atomic.Bool // err is set: Err needs the lock only then
+	stopped  atomic.Bool  // err is set: Err needs the lock only then
+	syncing  atomic.Int64 // when the sync in progress began (Unix ns), 0: none
 	kick     chan struct{}
 	prepKick chan struct{}
 	quit     chan struct{}
@@ -470,6 +471,15 @@ func (j *Journal) Err() error {
 	return nil
 }
 
+// Syncing is how long the sync in progress has taken so far (0: none is):
+// a disk that stalls shows here before anything fails.
+func (j *Journal) Syncing() time.Duration {
+	if t := j.syncing.Load(); t != 0 {
+		return time.Since(time.Unix(0, t))
+	}
+	return 0
+}
+
 // Synced is the LSN up to which every record is known to be on disk.
 func (j *Journal) Synced() uint64 { return j.synced.Load() }
 
@@ -626,6 +636,7 @@ func (j *Journal) flush() error {
 	}
 
 	start := time.Now()
+	j.syncing.Store(start.UnixNano())
 	for _, s := range w.dirty {
 		if err := s.file.Sync(); err != nil {
 			return j.fail(err)
@@ -637,6 +648,7 @@ func (j *Journal) flush() error {
 		}
 		w.created = false
 	}
+	j.syncing.Store(0)
 	took := time.Since(start)
 
 	j.mu.Lock()

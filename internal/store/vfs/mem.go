@@ -122,6 +122,16 @@ func (m *Mem) Crash(tear *rand.Rand) *Mem {
 	return m.durable(tear)
 }
 
+// PowerOff stops the file system at once (every later operation fails
+// with ErrCrashed), as a power loss does, without working out what it
+// leaves: Durable does that after. Several file systems powered off one
+// after the other lose power within microseconds.
+func (m *Mem) PowerOff() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.crashed = true
+}
+
 // Durable returns what a power loss now would leave (see Crash), without
 // stopping this file system.
 func (m *Mem) Durable(tear *rand.Rand) *Mem {
