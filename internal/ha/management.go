@@ -16,7 +16,8 @@ func (m *Module) statusTimeout() time.Duration {
 
 // RegisterManagement adds the HA type to the management agent: READ is the
 // broker's HA status (what qpid-ha status and query show); PROMOTE makes it
-// primary, for administrators only, after a status check of its peers.
+// primary, for administrators only, after a status check of its peers
+// (with dryRun, only says whether it would).
 func (m *Module) RegisterManagement(a *mgmt.Agent) {
 	a.Register(TypeHABroker, mgmt.Operations{
 		wire.OpRead: func(*mgmt.Request) mgmt.Response { return mgmt.OK(m.Status()) },
@@ -31,6 +32,13 @@ func (m *Module) RegisterManagement(a *mgmt.Agent) {
 			var peers []PeerStatus
 			if !st.IsPrimary() {
 				peers = m.CheckPeers(m.statusTimeout())
+			}
+			if dry, _ := req.Attributes["dryRun"].(bool); dry {
+				// Would it? (The OCF agent's first start asks each broker.)
+				if err := m.CanPromote(peers); err != nil {
+					return mgmt.Errorf(mgmt.StatusConflict, "%v", err)
+				}
+				return mgmt.OK(m.Status())
 			}
 			if err := m.Promote(peers); err != nil {
 				m.log.WithError(err).WithField("by", req.From.User).Warn("promotion refused")

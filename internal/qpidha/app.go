@@ -37,6 +37,7 @@ const (
 	optExpect         = "expect"
 	optIsPrimary      = "is-primary"
 	optAll            = "all"
+	optDryRun         = "dry-run"
 	optBroker         = "broker"
 	optTimeout        = "timeout"
 	optSASLMechanism  = "sasl-mechanism"
@@ -59,6 +60,7 @@ func flags() []cli.Flag {
 
 		&cli.StringFlag{Name: optExpect, Usage: "status: don't print the status; exit 0 if it is `<status>`, 1 otherwise. <status> is a state (joining, catchup, ready, recovering, active, standalone), primary (active or recovering) or backup (joining, catchup or ready)", Category: catCommand},
 		&cli.BoolFlag{Name: optIsPrimary, Usage: "status: don't print the status; exit 0 if the broker is primary (active or recovering), 1 otherwise", Category: catCommand},
+		&cli.BoolFlag{Name: optDryRun, Usage: "promote: don't promote; exit 0 if the broker would accept promotion now (its rules, with a status check of its peers), 1 with its reason otherwise", Category: catCommand},
 		&cli.BoolFlag{Name: optAll, Usage: "status, query: print the status or configuration of every broker of the cluster (the addresses of the broker's ha-brokers-url)", Category: catCommand},
 
 		&cli.StringFlag{Name: optBroker, Aliases: []string{"b"}, Usage: "`<address>` of qpidd broker with syntax: [username/password@] hostname | ip-address [:<port>] (default localhost:5672, the port of --config when it has one; also amqp://host:port)", Category: catBroker},
@@ -103,12 +105,14 @@ func commands() []*command {
 			help: "Prints the broker's status, broker id, ha-brokers-url, ha-public-url and ha-replicate default; " +
 				"with --all, of every broker of the cluster.",
 			run: query},
-		{name: "promote", manager: true,
+		{name: "promote", manager: true, options: []string{optDryRun},
 			summary: "[Cluster manager only] Promote a backup broker to primary.",
 			help: "This command should *only* be used by a cluster manager (such as rgmanager or pacemaker) that " +
 				"ensures only one broker is primary at a time. Promoting more than one broker to primary at the same " +
 				"time will make the cluster inconsistent and will cause data loss and unexpected behavior. The broker " +
-				"allows it only to an administrator, and refuses while it is catching up or while another broker is primary.",
+				"allows it only to an administrator, and refuses while it is catching up, while another broker is primary, " +
+				"and, in a restarted cluster, unless it may lead and no reachable peer that may holds more. --dry-run " +
+				"asks only whether it would accept (the OCF agent's first start does).",
 			run: promote},
 	}
 }

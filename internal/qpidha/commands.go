@@ -91,7 +91,7 @@ func parse(c *cli.Context, environ []string, out io.Writer) (*invocation, error)
 		}
 		return nil, usagef(cmd.usage(), "unexpected argument %q", args[len(cmd.args)+1])
 	}
-	for _, o := range []string{optExpect, optIsPrimary, optAll} {
+	for _, o := range []string{optExpect, optIsPrimary, optAll, optDryRun} {
 		if c.IsSet(o) && !cmd.takes(o) {
 			return nil, usagef(cmd.usage(), "option --%s is not an option of %s", o, cmd.name)
 		}
@@ -342,7 +342,11 @@ func eachBroker(inv *invocation, self *haStatus, print func(io.Writer, string, *
 func promote(inv *invocation) error {
 	s := inv.conn
 	return s.with(s.addrs, s.user, s.password, func(ctx context.Context, c *client.Client) error {
-		r, err := c.Request(ctx, opPromote, haBrokerType, "", nil)
+		var attrs map[string]any
+		if inv.c.Bool(optDryRun) {
+			attrs = map[string]any{"dryRun": true}
+		}
+		r, err := c.Request(ctx, opPromote, haBrokerType, "", attrs)
 		if err != nil {
 			return err
 		}
@@ -353,6 +357,9 @@ func promote(inv *invocation) error {
 			return fmt.Errorf("the broker at %s does not support promote: %s", c.Addr, r.Description)
 		}
 		if err := r.Err(); err != nil {
+			if inv.c.Bool(optDryRun) {
+				return fmt.Errorf("the broker at %s would refuse promotion: %v", c.Addr, err)
+			}
 			return fmt.Errorf("the broker at %s refused to be promoted: %v", c.Addr, err)
 		}
 		return nil

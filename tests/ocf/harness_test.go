@@ -23,7 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/ha"
+	"github.com/qpidha/qpidha/internal/store"
 	"github.com/qpidha/qpidha/tests/qpiddtest"
 )
 
@@ -421,14 +423,24 @@ func (n *node) monitorUntil(rc int, score string) result {
 	}
 }
 
-// writeState prepares the node's data directory with a persisted HA
-// state, as a broker that replicated up to position (epoch, seq) left it.
+// writeState prepares the node's data directory as a broker that
+// replicated up to position (epoch, seq) left it: its store holds that
+// position (what the broker reports at start) and its HA state the epoch.
 func (n *node) writeState(epoch, seq uint64) {
+	n.writeStateWith(ha.Position{Epoch: epoch, Seq: seq}, ha.Membership{})
+}
+
+// id is the broker id writeState gives the node's broker.
+func (n *node) id() string { return fmt.Sprintf("%032x", n.port) }
+
+// writeStateWith is writeState with the membership the broker persisted.
+func (n *node) writeStateWith(pos ha.Position, ms ha.Membership) {
 	n.c.t.Helper()
 	st := ha.Persistent{
-		BrokerID: fmt.Sprintf("%032x", n.port),
-		Epoch:    epoch,
-		Position: ha.Position{Epoch: epoch, Seq: seq},
+		BrokerID:   n.id(),
+		Epoch:      max(pos.Epoch, ms.Epoch),
+		Position:   pos,
+		Membership: ms,
 	}
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
@@ -438,6 +450,28 @@ func (n *node) writeState(epoch, seq uint64) {
 		n.c.t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(n.dataDir, ha.StateFile), append(data, '\n'), 0o640); err != nil {
+		n.c.t.Fatal(err)
+	}
+	// The store: a durable queue's record, with the position recorded
+	// before the batch that writes it.
+	js, _, err := store.Open(store.Config{Dir: n.dataDir, Manual: true})
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	js.SetPosition(func() broker.MessageID { return pos })
+	b, err := broker.New(broker.Config{})
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	q, _, err := b.DeclareQueue("q", broker.QueueSettings{Durable: true})
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	js.QueueDeclared(q)
+	if err := js.Flush(); err != nil {
+		n.c.t.Fatal(err)
+	}
+	if err := js.Close(); err != nil {
 		n.c.t.Fatal(err)
 	}
 }

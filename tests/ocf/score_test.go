@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qpidha/qpidha/internal/ha"
 )
 
 // timed logs how long a scenario took.
@@ -117,6 +119,62 @@ func TestFirstStartFreshestWins(t *testing.T) {
 	n3.expectScore("1001")
 	n1.monitorUntil(ocfSuccess, "1000")
 	n2.monitorUntil(ocfSuccess, "1000")
+}
+
+// TestFirstStartOnlyWhoMayLead: after the whole cluster stopped, only the
+// primary or a ready backup of the newest membership may lead, and none
+// that holds less than another of those: node1 holds the highest position
+// but was dropped from the ready set, node2 was the primary but holds less
+// than node3, a ready backup: each broker says so (qpid-ha promote
+// --dry-run), node1 and node2 publish -1 -1, node3 gets 1000 and is
+// promoted.
+func TestFirstStartOnlyWhoMayLead(t *testing.T) {
+	t.Parallel()
+	timed(t)
+	c := newCluster(t, 3)
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	ms := ha.Membership{Epoch: 5, Version: 7, Primary: n2.id(), Ready: []string{n3.id()}}
+	n1.writeStateWith(ha.Position{Epoch: 5, Seq: 100}, ha.Membership{Epoch: 5, Version: 6, Primary: n2.id(), Ready: []string{n1.id(), n3.id()}})
+	n2.writeStateWith(ha.Position{Epoch: 5, Seq: 50}, ms)
+	n3.writeStateWith(ha.Position{Epoch: 5, Seq: 60}, ms)
+	for _, n := range c.nodes {
+		n.must("start", ocfSuccess)
+	}
+	for _, n := range c.nodes {
+		n.must("monitor", ocfSuccess)
+	}
+	for _, n := range c.nodes { // every node saw the others' positions
+		n.must("monitor", ocfSuccess)
+	}
+	for n, want := range map[*node]string{n1: "-1 -1", n2: "-1 -1", n3: "5 60"} {
+		if p, _ := n.attr(positionAttr); p != want {
+			t.Fatalf("%s published position %q, want %q\n%s", n.name, p, want, c.dump())
+		}
+	}
+	n1.expectScore("")
+	n2.expectScore("")
+	n3.expectScore("1000")
+	n3.must("promote", ocfSuccess)
+	n3.must("monitor", ocfRunningPromoted)
+	n1.monitorUntil(ocfSuccess, "1000")
+	n2.monitorUntil(ocfSuccess, "1000")
+}
+
+// TestFirstStartIgnore: a node that will never come back is not waited
+// for when first_start_ignore names it.
+func TestFirstStartIgnore(t *testing.T) {
+	t.Parallel()
+	timed(t)
+	c := newCluster(t, 3)
+	n1, n2 := c.nodes[0], c.nodes[1]
+	for _, n := range []*node{n1, n2} {
+		n.must("start", ocfSuccess)
+		n.must("monitor", ocfSuccess)
+	}
+	n1.must("monitor", ocfSuccess)
+	n1.expectScore("") // waiting for node3
+	n1.must("monitor", ocfSuccess, "OCF_RESKEY_first_start_ignore="+c.nodes[2].name)
+	n1.expectScore("1000")
 }
 
 // TestStopped: a stopped broker reports 7 and loses its score; so does a
