@@ -35,6 +35,7 @@ type replicator struct {
 	seenQueues    map[string]bool
 	seenExchanges map[string]bool
 	caughtUp      bool
+	deferred      []*Event // dequeues received while catching up, applied once caught up
 	conn          *driver.Conn
 	acks          []pendingAck // applied, waiting for the store, in order
 	stored        *broker.Hold // the store's hold on the message applyEvent enqueued
@@ -278,6 +279,12 @@ func (r *replicator) applyEvent(ev *Event) error {
 		}
 		return err
 	case EvDequeue:
+		if !r.caughtUp {
+			// Until this backup is ready again, what it holds may be the
+			// last copy: if the primary goes mid-catch-up, it keeps it.
+			r.deferred = append(r.deferred, ev)
+			return nil
+		}
 		if q := b.Queue(ev.Name); q != nil {
 			q.DequeueIDs(ev.IDs)
 		}
@@ -352,14 +359,22 @@ func (r *replicator) declareExchange(ev *Event) error {
 	return err
 }
 
-// endSnapshot deletes replicated objects the primary no longer has, then
-// the backup is ready.
+// endSnapshot applies the dequeues that waited for it and deletes the
+// replicated objects the primary no longer has: only now, so that a backup
+// that loses its primary mid-catch-up keeps what it held. Then the backup
+// is ready.
 func (r *replicator) endSnapshot() {
 	if r.caughtUp {
 		return
 	}
 	r.caughtUp = true
 	b := r.m.broker
+	for _, ev := range r.deferred {
+		if q := b.Queue(ev.Name); q != nil {
+			q.DequeueIDs(ev.IDs)
+		}
+	}
+	r.deferred = nil
 	for _, q := range b.Queues() {
 		if !r.seenQueues[q.Name()] && r.m.queueLevel(q) != broker.ReplicateNone {
 			r.log.WithField("queue", q.Name()).Info("deleting a queue the primary no longer has")

@@ -21,6 +21,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -33,20 +34,21 @@ import (
 )
 
 type options struct {
-	repo      string
-	state     string
-	labSh     string
-	qpidHA    string
-	out       string
-	trials    map[string]int
-	only      []string
-	senders   int
-	receivers int
-	rate      float64
-	token     time.Duration
-	goals     bool
-	soak      time.Duration
-	seed      int64
+	repo       string
+	state      string
+	labSh      string
+	qpidHA     string
+	qpidConfig string
+	out        string
+	trials     map[string]int
+	only       []string
+	senders    int
+	receivers  int
+	rate       float64
+	token      time.Duration
+	goals      bool
+	soak       time.Duration
+	seed       int64
 }
 
 const defaultTrials = "initial=1,fence=1,sigkill=10,sigstop=3,crash=10,partition=10,move=3,backup-restart=2,restart-all=1"
@@ -59,6 +61,7 @@ func main() {
 	flag.StringVar(&o.state, "state", envOr("QPIDLAB_STATE", "/var/tmp/qpidlab"), "the lab's state directory")
 	flag.StringVar(&o.labSh, "lab", filepath.Join(repo, "tests/lab/lab.sh"), "lab.sh")
 	flag.StringVar(&o.qpidHA, "qpid-ha", "/usr/bin/qpid-ha", "qpid-ha")
+	flag.StringVar(&o.qpidConfig, "qpid-config", "/usr/bin/qpid-config", "qpid-config")
 	flag.StringVar(&o.out, "out", filepath.Join(repo, ".run/lab"), "where the results go")
 	flag.StringVar(&trials, "trials", defaultTrials, "trials per scenario, name=N,...")
 	flag.StringVar(&only, "only", "", "run only these scenarios (comma-separated; default: every one with trials)")
@@ -313,7 +316,7 @@ func (r *runner) run(ctx context.Context) bool {
 // startChecker starts a checker's clients through the VIP: client is "go"
 // (go-amqp) or "proton" (python3-qpid-proton, the scripts in
 // tests/checker/clients).
-func (r *runner) startChecker(queue, client string) error {
+func (r *runner) startChecker(queue, client string, tune ...func(*checker.Config)) error {
 	cfg := checker.Config{
 		URLs:        []string{fmt.Sprintf("%s:%d", vip, port)},
 		Queue:       queue,
@@ -332,6 +335,9 @@ func (r *runner) startChecker(queue, client string) error {
 		DrainMax:    3 * time.Minute,
 		ListLimit:   50,
 		Logf:        func(f string, a ...any) { r.vlog.Printf("checker: "+f, a...) },
+	}
+	for _, f := range tune {
+		f(&cfg)
 	}
 	run, err := checker.Start(cfg)
 	if err != nil {
@@ -586,7 +592,19 @@ func (r *runner) restartAll(ctx context.Context) {
 	r.results = append(r.results, res)
 	t0 := time.Now()
 	r.log.Printf("=== restart-all: %d trials", r.o.trials["restart-all"])
-	if err := r.startChecker("qpidlab-restart-all", "go"); err != nil {
+	// A durable queue, and receivers at half the senders' pace: a backlog
+	// of persistent messages is in the queue when every node stops, and
+	// must be there after the restart (each broker's store).
+	const queue = "qpidlab-restart-all"
+	if err := r.declareDurable(ctx, queue); err != nil {
+		res.Problems = append(res.Problems, "declaring "+queue+": "+err.Error())
+		r.finishScenario(res)
+		return
+	}
+	slow := func(c *checker.Config) {
+		c.ReceiveRate = c.Rate * float64(c.Senders) / float64(2*c.Receivers)
+	}
+	if err := r.startChecker(queue, "go", slow); err != nil {
 		res.Problems = append(res.Problems, "checker: "+err.Error())
 		r.finishScenario(res)
 		return
@@ -605,6 +623,22 @@ func (r *runner) restartAll(ctx context.Context) {
 	reps := r.stopCheckers()
 	res.Seconds = time.Since(t0).Seconds()
 	r.finishScenario(res, reps...)
+}
+
+// declareDurable declares a durable queue through the VIP (the lab's
+// brokers run with auth=no), trying until the primary answers.
+func (r *runner) declareDurable(ctx context.Context, queue string) error {
+	var err error
+	for try := 0; try < 30 && ctx.Err() == nil; try++ {
+		out, e := exec.CommandContext(ctx, r.o.qpidConfig, "-b", fmt.Sprintf("%s:%d", vip, port), "--timeout", "5",
+			"add", "queue", queue, "--durable").CombinedOutput()
+		if e == nil || strings.Contains(string(out), "exists") {
+			return nil
+		}
+		err = fmt.Errorf("%v: %s", e, strings.TrimSpace(string(out)))
+		time.Sleep(time.Second)
+	}
+	return err
 }
 
 func (r *runner) restartAllTrial(ctx context.Context, i int) trialResult {
