@@ -16,9 +16,13 @@ import (
 )
 
 // TestSimulation runs three cores in one process, each with a small model
-// of its driver (streams, message holds, snapshots), on a simulated network
-// that delays and breaks connections, with faults one at a time (a broker
-// killed, its node crashed, frozen, partitioned; a connection dropped) and
+// of its driver (streams, message holds, snapshots, a store that syncs
+// writes in groups a few milliseconds apart), on a simulated network that
+// delays and breaks connections, with faults one at a time (a broker
+// killed, its node crashed, frozen, partitioned; a connection dropped; the
+// power of every node lost at once: each store keeps what it synced, and
+// a third of the times the old primary's node comes back only after a new
+// primary was chosen without it, as the agent's first_start_ignore does) and
 // a cluster manager that promotes only as Pacemaker with quorum and fencing
 // would: on the majority side, once the old primary is gone or fenced (a
 // third of the seeds without fencing a frozen primary, as rgmanager
@@ -31,8 +35,9 @@ import (
 //     lacks); without fencing, what a replaced primary acknowledges until
 //     it meets its successor and stops is at risk (counted: the manual
 //     requires fencing for this reason);
-//   - no message is acknowledged to its sender before every backup in the
-//     primary's ready set has it, or a consumer accepted it;
+//   - no message is acknowledged to its sender before it is on the
+//     primary's disk and on the disk of every backup in the primary's
+//     ready set, or a consumer accepted it;
 //   - every acknowledged message not consumed is held by every broker the
 //     cluster manager could promote (but one its primary acknowledged with
 //     no ready backup, which ha-min-ready-backups=0 allows: half the seeds
@@ -76,7 +81,7 @@ type simStats struct {
 	acked        int
 	consumed     int
 	promotes     int
-	lostByDesign int // acknowledged alone, or every copy went down: no store
+	lostByDesign int // acknowledged by a primary alone (ha-min-ready-backups=0), which went down
 	unfenced     int // acknowledged by a primary replaced but not fenced
 	hung         int // seeds that ended with no broker left to promote (see run)
 }
@@ -106,7 +111,7 @@ func (a simStats) String() string {
 	for _, k := range kinds {
 		f = append(f, fmt.Sprintf("%s %d", k, a.faults[k]))
 	}
-	return fmt.Sprintf("faults [%s], promotions %d, messages acknowledged %d, consumed %d, lost with every broker that had them (no store) %d, "+
+	return fmt.Sprintf("faults [%s], promotions %d, messages acknowledged %d, consumed %d, acknowledged alone by a primary that went down (at risk by configuration) %d, "+
 		"acknowledged by a replaced primary not fenced (at risk) %d, clusters hung (no broker left to promote) %d",
 		strings.Join(f, ", "), a.promotes, a.acked, a.consumed, a.lostByDesign, a.unfenced, a.hung)
 }
@@ -114,6 +119,9 @@ func (a simStats) String() string {
 const (
 	simHeartbeat = time.Second
 	simNodes     = 3
+	// ownDisk is the party of a primary's own store in a message's hold
+	// (the core's parties are the low bits).
+	ownDisk = uint64(1) << 63
 )
 
 var simCfg = Config{
@@ -144,6 +152,9 @@ type sim struct {
 	quiet      time.Duration // no fault from then on
 	noFencing  bool          // a frozen primary is not fenced before another is promoted
 	killAt     time.Duration // a kill of the primary scheduled (0: none)
+	// After a power loss, the old primary's node may not come back until
+	// a new primary was chosen without it (the agent's first_start_ignore).
+	ignored string
 }
 
 type simNode struct {
@@ -153,8 +164,23 @@ type simNode struct {
 	alive   bool
 	frozen  time.Duration // frozen until then (0: running)
 	saved   Saved
-	msgs    map[int]bool  // the messages it holds
+	msgs    map[int]bool  // the messages it holds (in memory)
 	restart time.Duration // a dead node is started again then
+
+	// Its store: what is on disk, the writes waiting for their sync (group
+	// commit: syncs back to back, each taking a few milliseconds, each
+	// covering what was written before it began), the replication position
+	// applied and the one on disk.
+	disk    map[int]bool
+	writes  []simWrite
+	syncEnd time.Duration // the sync in progress ends then
+	nextEnd time.Duration // the next sync, planned (0: none)
+	pos     Position      // applied (a primary: its own)
+	diskPos Position      // synced
+	// A backup's catch-up: deletions wait until it is caught up.
+	caught   bool
+	deferred []int
+	events   uint64 // a primary's events in its epoch (positions)
 
 	// The primary's driver: streams, held messages, barriers.
 	streams  map[StreamID]*simStream
@@ -182,9 +208,19 @@ type simStream struct {
 	done             bool
 }
 
+// simWrite is a write to a store, on disk at at: then done runs.
+type simWrite struct {
+	at   time.Duration
+	add  bool
+	msg  int // 0: only a position
+	pos  Position
+	done func()
+}
+
 type simItem struct {
 	at       time.Duration
 	kind     string // snapshot, msg, dequeue, membership, caughtup
+	pos      Position
 	msg      int
 	set      []int
 	ms       Membership
@@ -222,7 +258,13 @@ func (n *simNode) start() {
 	cfg.Peers = simNodes - 1
 	n.core = New(cfg, n.saved)
 	n.alive, n.frozen, n.checkAt = true, 0, 0
-	n.msgs = map[int]bool{}
+	// What its store recovered: the messages and the position on disk.
+	n.msgs = maps.Clone(n.disk)
+	if n.msgs == nil {
+		n.msgs, n.disk = map[int]bool{}, map[int]bool{}
+	}
+	n.writes, n.syncEnd, n.nextEnd, n.pos = nil, 0, 0, n.diskPos
+	n.caught, n.deferred, n.events = false, nil, 0
 	n.streams, n.held, n.barriers = map[StreamID]*simStream{}, map[int]*broker.Hold{}, map[BarrierID]*broker.Hold{}
 	n.up = nil
 	n.core.Tick(n.s.now)
@@ -269,9 +311,13 @@ func (n *simNode) apply() {
 					n.core.BarrierDone(id)
 				})
 			}
+			pos := n.pos
+			if n.core.State().IsPrimary() {
+				pos = n.nextPos()
+			}
 			for _, id := range c.To {
 				if st := n.streams[id]; st != nil {
-					st.send(simItem{kind: "membership", ms: c.Membership, hold: hold, barrier: c.Barrier})
+					st.send(simItem{kind: "membership", ms: c.Membership, hold: hold, barrier: c.Barrier, pos: pos})
 				}
 			}
 		}
@@ -295,6 +341,84 @@ func (n *simNode) apply() {
 			return
 		}
 	}
+}
+
+// write queues a write to n's store and returns when it will be on disk:
+// with the next sync that begins (group commit).
+func (n *simNode) write(add bool, msg int, pos Position, done func()) time.Duration {
+	now := n.s.now
+	lat := func() time.Duration { return time.Duration(1+n.s.rng.Intn(8)) * time.Millisecond }
+	if n.nextEnd != 0 && now >= n.syncEnd {
+		n.syncEnd, n.nextEnd = n.nextEnd, 0 // the planned sync began
+	}
+	var at time.Duration
+	switch {
+	case now >= n.syncEnd: // the disk is idle: a sync begins now
+		n.syncEnd = now + lat()
+		at = n.syncEnd
+	default: // one is in progress: the write waits for the next
+		if n.nextEnd == 0 {
+			n.nextEnd = n.syncEnd + lat()
+		}
+		at = n.nextEnd
+	}
+	n.writes = append(n.writes, simWrite{at: at, add: add, msg: msg, pos: pos, done: done})
+	return at
+}
+
+// flushed is when everything written so far is on disk.
+func (n *simNode) flushed() time.Duration { return max(n.s.now, n.syncEnd, n.nextEnd) }
+
+// sync puts the writes whose time came on disk.
+func (n *simNode) sync() {
+	for len(n.writes) > 0 && n.writes[0].at <= n.s.now {
+		w := n.writes[0]
+		n.writes = n.writes[1:]
+		switch {
+		case w.msg == 0:
+		case w.add:
+			n.disk[w.msg] = true
+		default:
+			delete(n.disk, w.msg)
+		}
+		if n.diskPos.Less(w.pos) {
+			n.diskPos = w.pos
+		}
+		if w.done != nil {
+			w.done()
+		}
+	}
+}
+
+// applied moves a backup's applied position.
+func (n *simNode) applied(pos Position) {
+	if n.pos.Less(pos) {
+		n.pos = pos
+	}
+}
+
+// position is what n reports: a joining broker what its store recovered,
+// others what they applied.
+func (n *simNode) position() Position {
+	if n.core.State() == Joining {
+		return n.diskPos
+	}
+	return n.pos
+}
+
+// canPromote asks the core, as the driver does: with what n holds and what
+// a status check finds of its peers.
+func (n *simNode) canPromote() error {
+	n.core.SetPosition(n.position())
+	return n.core.CanPromote(n.s.peersOf(n))
+}
+
+// nextPos is a primary's position for its next event.
+func (p *simNode) nextPos() Position {
+	p.events++
+	epoch, _ := p.core.Primary()
+	p.pos = Position{Epoch: epoch, Seq: p.events}
+	return p.pos
 }
 
 func (n *simNode) heldIDs() []int {
@@ -325,7 +449,7 @@ func (s *sim) peersOf(n *simNode) []PeerStatus {
 		}
 		ps := PeerStatus{Address: o.id}
 		if o.running() && s.reaches(n, o) {
-			ps = PeerStatus{Address: o.id, Reachable: true, State: o.core.State(), BrokerID: o.id, Membership: o.core.Membership()}
+			ps = PeerStatus{Address: o.id, Reachable: true, State: o.core.State(), BrokerID: o.id, Membership: o.core.Membership(), Position: o.position()}
 		}
 		out = append(out, ps)
 	}
@@ -340,8 +464,12 @@ func (st *simStream) send(it simItem) {
 	st.toB = append(st.toB, it)
 }
 
-func (st *simStream) ack(it simItem) {
-	it.at = st.b.s.now + st.b.s.delay()
+func (st *simStream) ack(it simItem) { st.ackAfter(it, st.b.s.now) }
+
+// ackAfter acknowledges once what the item wrote is on disk (from), in
+// order: an acknowledgement says every item before it is on disk too.
+func (st *simStream) ackAfter(it simItem, from time.Duration) {
+	it.at = max(from, st.b.s.now) + st.b.s.delay()
 	if n := len(st.toP); n > 0 && st.toP[n-1].at > it.at {
 		it.at = st.toP[n-1].at
 	}
@@ -383,6 +511,7 @@ func (s *sim) subscribe(b, p *simNode) {
 	}
 	b.apply()
 	b.up = st
+	b.caught, b.deferred = false, nil
 	s.logf("%s follows %s (stream %d, party %b)", b.id, p.id, id, bit)
 	// The snapshot: the membership (once acknowledged, the backup knows
 	// the epoch), every message (the backup keeps exactly these), then the
@@ -391,9 +520,9 @@ func (s *sim) subscribe(b, p *simNode) {
 	if !known.Wait(func() { p.core.EpochKnown() }) {
 		p.core.EpochKnown()
 	}
-	st.send(simItem{kind: "membership", ms: p.core.Membership(), hold: known})
-	st.send(simItem{kind: "snapshot", set: sortedIDs(p.msgs)})
-	st.send(simItem{kind: "caughtup"})
+	st.send(simItem{kind: "membership", ms: p.core.Membership(), hold: known, pos: p.pos})
+	st.send(simItem{kind: "snapshot", set: sortedIDs(p.msgs), pos: p.pos})
+	st.send(simItem{kind: "caughtup", pos: p.pos})
 }
 
 // lose ends a stream on the primary's side (the driver's drop).
@@ -440,7 +569,7 @@ func (n *simNode) kill(clean bool) {
 	}
 	n.alive = false
 	n.restart = n.s.now + time.Duration(500+n.s.rng.Intn(3000))*time.Millisecond
-	alone, everywhere := 0, 0
+	alone := 0
 	for id, by := range n.s.alone {
 		if by == n.id {
 			// Acknowledged by a primary with no ready backup (allowed by
@@ -450,20 +579,12 @@ func (n *simNode) kill(clean bool) {
 			alone++
 		}
 	}
-	for _, id := range sortedIDs(n.s.acked) {
-		held := false
-		for _, o := range n.s.nodes {
-			held = held || (o.alive && o.msgs[id])
-		}
-		if !held {
-			// Every broker that had it went down (one after the other):
-			// without a store, a whole cluster's loss loses it.
-			delete(n.s.acked, id)
-			everywhere++
-		}
-	}
-	n.s.stats.lostByDesign += alone + everywhere
-	n.s.logf("%s is down (lost with it: %d messages it acknowledged alone, %d whose every copy is now gone)", n.id, alone, everywhere)
+	// Every other acknowledged message is on the disk of the primary and
+	// every ready backup that acknowledged it: none is lost when every
+	// broker that had it goes down (a power loss of the whole cluster).
+	n.writes = nil // not synced: gone
+	n.s.stats.lostByDesign += alone
+	n.s.logf("%s is down (lost with it: %d messages it acknowledged alone)", n.id, alone)
 }
 
 // allStreams: the streams n is an end of.
@@ -542,14 +663,14 @@ func (s *sim) run(d time.Duration) error {
 func (s *sim) promotable() bool {
 	allJoining := true
 	for _, n := range s.nodes {
-		allJoining = allJoining && n.running() && n.core.State() == Joining
+		allJoining = allJoining && (n.id == s.ignored || (n.running() && n.core.State() == Joining))
 	}
 	for _, n := range s.nodes {
 		if !n.running() {
 			continue
 		}
 		st := n.core.State()
-		if ((st == Ready && n.core.Membership().IsReady(n.id)) || (allJoining && st == Joining)) && n.core.CanPromote(s.peersOf(n)) == nil {
+		if ((st == Ready && n.core.Membership().IsReady(n.id)) || (allJoining && st == Joining)) && n.canPromote() == nil {
 			return true
 		}
 	}
@@ -560,13 +681,14 @@ func (s *sim) step() {
 	// Time: every running broker ticks; frozen ones wake; dead ones restart.
 	for _, n := range s.nodes {
 		switch {
-		case !n.alive && s.now >= n.restart && s.fault != "crash-"+n.id && s.fault != "kill-"+n.id && s.fault != "drop-then-kill-"+n.id:
+		case !n.alive && s.now >= n.restart && s.fault != "crash-"+n.id && s.fault != "kill-"+n.id && s.fault != "drop-then-kill-"+n.id && n.id != s.ignored:
 			n.start()
 		case n.alive && n.frozen != 0 && s.now >= n.frozen:
 			n.frozen = 0
 			s.logf("%s wakes", n.id)
 		}
 		if n.running() {
+			n.sync()
 			n.core.Tick(s.now)
 			n.apply()
 			if n.checkAt != 0 && s.now >= n.checkAt {
@@ -657,26 +779,52 @@ func (s *sim) network(st *simStream) {
 	}
 }
 
-// receive: a backup applies an item and acknowledges it.
+// receive: a backup applies an item and acknowledges it once what it
+// wrote is on disk (the store's hold), in order. While it catches up,
+// deletions wait until it is caught up (what it held may be the last copy).
 func (b *simNode) receive(st *simStream, it simItem) {
+	synced := b.s.now
 	switch it.kind {
 	case "snapshot":
-		b.msgs = map[int]bool{}
+		have := map[int]bool{}
 		for _, id := range it.set {
-			b.msgs[id] = true
+			have[id] = true
+			if !b.msgs[id] {
+				b.msgs[id] = true
+				synced = b.write(true, id, it.pos, nil)
+			}
+		}
+		for _, id := range sortedIDs(b.msgs) {
+			if !have[id] {
+				b.deferred = append(b.deferred, id)
+			}
 		}
 	case "msg":
 		b.msgs[it.msg] = true
+		synced = b.write(true, it.msg, it.pos, nil)
 	case "dequeue":
+		if !b.caught {
+			b.deferred = append(b.deferred, it.msg)
+			break
+		}
 		delete(b.msgs, it.msg)
+		b.write(false, it.msg, it.pos, nil)
 	case "membership":
 		b.core.Learn(it.ms)
 		b.apply()
 	case "caughtup":
+		b.caught = true
+		for _, id := range b.deferred {
+			delete(b.msgs, id)
+			b.write(false, id, it.pos, nil)
+		}
+		b.deferred = nil
+		synced = b.flushed() // a barrier: everything before on disk
 		b.core.CaughtUp()
 		b.apply()
 	}
-	st.ack(it)
+	b.applied(it.pos)
+	st.ackAfter(it, synced)
 }
 
 // clients send messages to the primary and consume some.
@@ -693,15 +841,17 @@ func (s *sim) clients() {
 	for i := s.rng.Intn(3); i > 0; i-- {
 		s.nextMsg++
 		id := s.nextMsg
-		mask := p.core.HoldMask()
+		mask := p.core.HoldMask() | ownDisk
 		for _, sid := range streamIDs(p.streams) {
 			mask |= p.streams[sid].bit
 		}
 		h := broker.NewHold(mask)
 		p.msgs[id] = true
 		p.held[id] = h
+		pos := p.nextPos()
+		p.write(true, id, pos, func() { h.Release(ownDisk) })
 		for _, sid := range streamIDs(p.streams) {
-			p.streams[sid].send(simItem{kind: "msg", msg: id, hold: h})
+			p.streams[sid].send(simItem{kind: "msg", msg: id, hold: h, pos: pos})
 		}
 		primary := p
 		settle := func() { s.settled(primary, id) }
@@ -725,8 +875,10 @@ func (s *sim) clients() {
 			if h != nil {
 				h.Complete()
 			}
+			pos := p.nextPos()
+			p.write(false, id, pos, nil)
 			for _, sid := range streamIDs(p.streams) {
-				p.streams[sid].send(simItem{kind: "dequeue", msg: id})
+				p.streams[sid].send(simItem{kind: "dequeue", msg: id, pos: pos})
 			}
 		}
 	}
@@ -756,10 +908,14 @@ func (s *sim) settled(p *simNode, id int) {
 		s.stats.unfenced++
 		return
 	}
+	if !p.disk[id] {
+		s.fail(fmt.Errorf("message %d acknowledged by %s before it was on its disk", id, p.id))
+		return
+	}
 	for _, r := range p.core.Membership().Ready {
 		b := s.node(r)
-		if !b.msgs[id] {
-			s.fail(fmt.Errorf("message %d acknowledged by %s before its ready backup %s had it (ready set %v)", id, p.id, r, p.core.Membership().Ready))
+		if !b.disk[id] {
+			s.fail(fmt.Errorf("message %d acknowledged by %s before it was on the disk of its ready backup %s (ready set %v)", id, p.id, r, p.core.Membership().Ready))
 			return
 		}
 	}
@@ -830,9 +986,13 @@ func (s *sim) faults() {
 			}
 		}
 	}
-	kinds := []string{"kill", "crash", "freeze", "partition", "drop-then-kill"}
+	kinds := []string{"kill", "crash", "freeze", "partition", "drop-then-kill", "power-loss"}
 	kind := kinds[s.rng.Intn(len(kinds))]
 	s.fault, s.faultEnds = kind+"-"+n.id, s.now+time.Duration(1000+s.rng.Intn(5000))*time.Millisecond
+	if kind == "power-loss" && s.rng.Intn(3) != 0 {
+		kind = kinds[s.rng.Intn(len(kinds)-1)] // rarer than the others
+		s.fault = kind + "-" + n.id
+	}
 	s.stats.faults[kind]++
 	s.logf("fault: %s %s (until %.3fs)", kind, n.id, s.faultEnds.Seconds())
 	switch kind {
@@ -844,6 +1004,17 @@ func (s *sim) faults() {
 		n.frozen = s.faultEnds
 	case "partition":
 		s.cut[n.id] = true
+	case "power-loss":
+		// Every node at once: each store keeps what it synced; the
+		// cluster manager's first start must find what was acknowledged.
+		s.fault = kind
+		for _, o := range s.nodes {
+			if o.isPrimary() && s.rng.Intn(3) == 0 {
+				s.ignored = o.id
+				s.logf("%s will not come back until a primary is chosen without it", o.id)
+			}
+			o.kill(false)
+		}
 	case "drop-then-kill":
 		// A backup's connection drops; the primary dies a moment later,
 		// maybe before the other backup learned the new ready set.
@@ -902,17 +1073,23 @@ func (s *sim) clusterManager() {
 			n.kill(false)
 		}
 	}
-	allJoining := len(quorum) == len(s.nodes)
+	want := len(s.nodes)
+	if s.ignored != "" {
+		want-- // left out of the first start by the operator
+	}
+	allJoining := len(quorum) == want
 	for _, n := range quorum {
 		allJoining = allJoining && n.core.State() == Joining
 	}
 	for _, n := range quorum {
 		st := n.core.State()
 		if (st == Ready && n.core.Membership().IsReady(n.id)) || (allJoining && st == Joining) {
-			err := n.core.Promote(s.peersOf(n))
+			n.core.SetPosition(n.position())
+			err := n.core.Promote(n.s.peersOf(n))
 			n.apply()
 			s.logf("cluster manager promotes %s: %v", n.id, err)
 			if err == nil {
+				s.ignored = ""
 				s.stats.promotes++
 				epoch, _ := n.core.Primary()
 				s.primaries[epoch] = n.id
@@ -969,7 +1146,7 @@ func (s *sim) check() error {
 				side++
 			}
 		}
-		if side < 2 || n.core.CanPromote(s.peersOf(n)) != nil {
+		if side < 2 || n.canPromote() != nil {
 			continue
 		}
 		for _, id := range sortedIDs(s.acked) {
