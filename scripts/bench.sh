@@ -27,7 +27,12 @@
 #                    (qpid-config list store) gives messages per fdatasync;
 #   rabbitmq-durable a single node, durable classic queues;
 #   rabbitmq-quorum-durable  quorum queues on QUORUM_DURABLE_NODES nodes
-#                    (default 1: one disk, as qpidd-durable).
+#                    (default 1: one disk, as qpidd-durable);
+#   qpidd-ha-durable 3 brokers as qpidd-ha, each with its store, queues
+#                    declared --durable: a transfer is settled once on the
+#                    primary's disk and both backups';
+#   rabbitmq-quorum3-durable  quorum queues on 3 clustered nodes, as
+#                    qpidd-ha-durable (every node on this machine's disk).
 #
 # Usage: scripts/bench.sh [messages] [window]   (or N=... WINDOW=...)
 # Environment: BIN (default bin: qpidd, qpid-ha and bench built there),
@@ -39,8 +44,8 @@
 # (see scripts/bench/rabbitmq.sh), QPIDD_HA_BENCH_PORT and QPIDD_HA_PROFILE
 # (see scripts/bench/qpidd-ha.sh); QPIDD=0, HA=0, RABBITMQ=0 or QUORUM=0
 # skips that case (RABBITMQ=0 QUORUM=0: no RabbitMQ at all); DURABLE=0 skips
-# the durable cases, QPIDD_DURABLE=0, RABBITMQ_DURABLE=0 or QUORUM_DURABLE=0
-# one of them; FLOWSTOP, COALESCE, DURABLE_SENDERS (default "1 16 64"; the
+# the durable cases, QPIDD_DURABLE=0, RABBITMQ_DURABLE=0, QUORUM_DURABLE=0,
+# HA_DURABLE=0 or QUORUM3_DURABLE=0 one of them; FLOWSTOP, COALESCE, DURABLE_SENDERS (default "1 16 64"; the
 # goals are at 1 and 64), TRANSIENT_SENDERS and FSYNC_TIME (see
 # scripts/bench/run.sh).
 #
@@ -92,6 +97,9 @@ if [ "$DURABLE" != 0 ]; then
 		RABBITMQ_NODES=1 scripts/bench/rabbitmq.sh scripts/bench/run.sh rabbitmq-durable
 	[ "${QUORUM_DURABLE:-1}" = 0 ] ||
 		RABBITMQ_NODES=${QUORUM_DURABLE_NODES:-1} scripts/bench/rabbitmq.sh scripts/bench/run.sh rabbitmq-quorum-durable
+	[ "${HA_DURABLE:-1}" = 0 ] || scripts/bench/qpidd-ha.sh scripts/bench/run.sh qpidd-ha-durable
+	[ "${QUORUM3_DURABLE:-1}" = 0 ] ||
+		RABBITMQ_NODES=3 scripts/bench/rabbitmq.sh scripts/bench/run.sh rabbitmq-quorum3-durable
 fi
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - began)) s in all"
 
@@ -158,6 +166,13 @@ awk -F'\t' -v fsyncfile="$FSYNC" '
 			ratio(s, "qpidd-durable/amqp1", "rabbitmq-durable/amqp1", "RabbitMQ durable AMQP 1.0")
 			ratio(s, "qpidd-durable/amqp1", "rabbitmq-quorum-durable/amqp091", "RabbitMQ quorum 0-9-1 + confirms", (s == 64 ? 1 : ""))
 			ratio(s, "qpidd-durable/amqp1", "rabbitmq-quorum-durable/amqp1", "RabbitMQ quorum AMQP 1.0", (s == 64 ? 1 : ""))
+		}
+		printf "\n%-5s %-34s %14s %11s\n", "s/r", "qpidd-ha-durable vs", "msgs/s us/them", "p99 us/them"
+		for (i = 1; i <= nc; i++) {
+			s = sc[i]
+			ratio(s, "qpidd-ha-durable/amqp1", "qpidd-durable/amqp1", "qpidd-durable standalone", 0.4)
+			ratio(s, "qpidd-ha-durable/amqp1", "rabbitmq-quorum3-durable/amqp091", "RabbitMQ 3-node quorum 0-9-1", 2)
+			ratio(s, "qpidd-ha-durable/amqp1", "rabbitmq-quorum3-durable/amqp1", "RabbitMQ 3-node quorum AMQP 1.0", 2)
 		}
 		printf "\n%-5s %-22s %8s %14s %12s %7s %8s\n", "s/r", "qpidd-durable'"'"'s store", "msgs/s",
 			"msgs/fdatasync", "fdatasyncs/s", "x raw", "us each"

@@ -183,7 +183,14 @@ qpidd-durable)
 	label=$broker persistent=1 store=1
 	qpidd_runs "$SENDERS" bench-durable --durable
 	;;
-rabbitmq | rabbitmq-quorum | rabbitmq-durable | rabbitmq-quorum-durable)
+qpidd-ha-durable)
+	# Every broker stores what it holds; a transfer is settled once it is
+	# on the primary's disk and on both backups' (the store figures are
+	# the primary's).
+	persistent=1 store=1
+	qpidd_runs "$SENDERS" bench-durable --durable
+	;;
+rabbitmq | rabbitmq-quorum | rabbitmq-durable | rabbitmq-quorum-durable | rabbitmq-quorum3-durable)
 	# AMQP 1.0 as guest (the plugin's default user for ANONYMOUS) to a
 	# queue declared through 0-9-1 first, as the 0-9-1 run does. The
 	# plugin itself declares the queue of a /queue/NAME address, as a
@@ -194,7 +201,7 @@ rabbitmq | rabbitmq-quorum | rabbitmq-durable | rabbitmq-quorum-durable)
 	case $broker in
 	rabbitmq-quorum) qtype=quorum prefix=/amq/queue/ ;;
 	rabbitmq-durable) prefix=/amq/queue/ persistent=1 queue=bench-durable ;;
-	rabbitmq-quorum-durable) qtype=quorum prefix=/amq/queue/ persistent=1 queue=bench-durable ;;
+	rabbitmq-quorum-durable | rabbitmq-quorum3-durable) qtype=quorum prefix=/amq/queue/ persistent=1 queue=bench-durable ;;
 	esac
 	for n in $SENDERS; do
 		try amqp1 "amqp://127.0.0.1:$BROKER_PORT" "${prefix}$queue-amqp1-$n" "$n" -declare -queue-type "$qtype" \
