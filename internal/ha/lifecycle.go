@@ -132,6 +132,9 @@ func (m *Module) Promote(peers []PeerStatus) error {
 	p := m.primary
 	m.mu.Unlock()
 	p.observe()
+	if m.cfg.Store != nil {
+		m.cfg.Store.MarkPosition() // the new epoch, on disk before any message
+	}
 	m.serving.Store(true) // clients may come once the queues are replicated
 	m.startReplicas()
 	return nil

@@ -55,6 +55,8 @@ type Durable interface {
 	SetPosition(position func() Position)
 	// SyncedPosition is the last position recorded and on disk.
 	SyncedPosition() Position
+	// MarkPosition records the position now, if it moved.
+	MarkPosition()
 	// Barrier is done once everything stored so far is on disk.
 	Barrier() *broker.Hold
 	// Health is why the store does not keep up (full, stopped, a sync

@@ -672,6 +672,10 @@ func (s *Store) SyncedPosition() broker.MessageID {
 	return s.markedSynced
 }
 
+// MarkPosition records the HA position now, if it moved (a new primary's
+// epoch is on disk then even before any message is).
+func (s *Store) MarkPosition() { s.markPosition() }
+
 // markPosition records the HA position ahead of a batch (the journal's
 // writer calls it when records are waiting), if it moved.
 func (s *Store) markPosition() {

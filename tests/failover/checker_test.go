@@ -78,6 +78,8 @@ func TestCheckerSeesPausedPrimary(t *testing.T) {
 
 	old.Signal(syscall.SIGSTOP)
 	paused := time.Now()
+	// As the cluster manager's monitor would: the old primary is hung.
+	qpiddtest.WaitUnresponsive(t, old)
 	if err := qpiddtest.Promote(t, next); err != nil {
 		t.Fatalf("promote: %v\n%s", err, next.Log())
 	}

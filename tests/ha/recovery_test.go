@@ -116,7 +116,7 @@ func TestRejoiningBrokerRefusesPromotion(t *testing.T) {
 	rejoining.Kill()
 	primary.Signal(stopSignal) // hung: no replication source for the rejoining broker
 	defer primary.Signal(contSignal)
-	waitUnresponsive(t, primary)
+	qpiddtest.WaitUnresponsive(t, primary)
 	rejoining.Restart()
 	qpiddtest.WaitStatus(t, rejoining, "joining", 10*time.Second)
 	err := qpiddtest.Promote(t, rejoining)
@@ -188,7 +188,7 @@ func TestFrozenPrimaryAcknowledgesNothingAlone(t *testing.T) {
 		return nil
 	})
 	old.Signal(stopSignal)
-	waitUnresponsive(t, old)
+	qpiddtest.WaitUnresponsive(t, old)
 	qpiddtest.Eventually(t, 30*time.Second, func() error { return qpiddtest.Promote(t, next) })
 	qpiddtest.WaitStatus(t, next, "active", 30*time.Second)
 	old.Signal(contSignal)
@@ -229,7 +229,7 @@ func TestFrozenPrimaryKeepsItsReturningBackups(t *testing.T) {
 	primary, backups := c.Brokers[0], c.Brokers[1:]
 	send(t, primary, "q", bodies("before", 5)...)
 	primary.Signal(stopSignal)
-	waitUnresponsive(t, primary)
+	qpiddtest.WaitUnresponsive(t, primary)
 	time.Sleep(6 * time.Second) // 3 link heartbeats: the backups give up on it
 	primary.Signal(contSignal)
 	qpiddtest.Eventually(t, 40*time.Second, func() error {

@@ -319,7 +319,7 @@ func TestStaleEpochPrimaryRefused(t *testing.T) {
 	c := primaryWithBackups(t, 2, "--ha-replicate", "all", "--queue-patterns", ".*")
 	old, backup := c.Brokers[0], c.Brokers[1]
 	old.Signal(stopSignal)
-	waitUnresponsive(t, old)
+	qpiddtest.WaitUnresponsive(t, old)
 	if err := qpiddtest.Promote(t, backup); err != nil { // the old primary does not answer: ignored
 		t.Fatal(err)
 	}
@@ -339,21 +339,6 @@ const (
 	stopSignal = syscall.SIGSTOP
 	contSignal = syscall.SIGCONT
 )
-
-// waitUnresponsive waits until a SIGSTOPed broker no longer answers.
-func waitUnresponsive(t *testing.T, b *qpiddtest.Broker) {
-	t.Helper()
-	qpiddtest.Eventually(t, 10*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		defer cancel()
-		c, err := client.Dial(ctx, b.Addr(), client.Options{Admin: true, Timeout: 300 * time.Millisecond})
-		if err != nil {
-			return nil
-		}
-		c.Close()
-		return fmt.Errorf("%s still answers", b.Addr())
-	})
-}
 
 // rawConn speaks AMQP by hand, to see exactly what a broker sends.
 type rawConn struct {

@@ -119,3 +119,20 @@ func WaitStatus(t testing.TB, b *Broker, want string, timeout time.Duration) {
 		return nil
 	})
 }
+
+// WaitUnresponsive waits until a broker (SIGSTOPped) no longer answers a
+// management connection, as a cluster manager's monitor would notice
+// before it promotes another.
+func WaitUnresponsive(t testing.TB, b *Broker) {
+	t.Helper()
+	Eventually(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		c, err := client.Dial(ctx, b.Addr(), client.Options{Admin: true, Timeout: 300 * time.Millisecond})
+		if err != nil {
+			return nil
+		}
+		c.Close()
+		return fmt.Errorf("%s still answers", b.Addr())
+	})
+}

@@ -197,11 +197,11 @@ func TestCluster(t *testing.T) {
 	// query: %-20s %s lines.
 	r = want(t, 0, "query", "-b", b1.Addr())
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	if len(lines) != 6 {
+	if len(lines) != 7 {
 		t.Fatalf("query: %s", r)
 	}
 	for i, l := range []string{"Status:              active", "Broker ID:           ", "Brokers URL:         " + c.URL,
-		"Public URL:          ", "Replicate:           all", "Position:            "} {
+		"Public URL:          ", "Replicate:           all", "Position:            ", "Store:               ok"} {
 		if !strings.HasPrefix(lines[i], l) {
 			t.Errorf("query line %d: %q, want %q...", i, lines[i], l)
 		}
