@@ -88,7 +88,7 @@ func (c *memCluster) start(i int) {
 		"--link-maintenance-interval", "0.1", "--link-heartbeat-interval", "2", "--queue-patterns", ".*"}, c.extra...)
 	b, err := NewWithHooks(load(c.t, args...), c.log, Hooks{
 		StoreFS:          c.fs[i],
-		StoreSegmentSize: 1 << 20,
+		StoreSegmentSize: 64 << 10, // small: a full disk shows soon
 		StopSelf:         func(string) {}, // the test stops it
 	})
 	if err != nil {
@@ -426,5 +426,49 @@ func TestStalledBackupDisk(t *testing.T) {
 	c.waitReady(0, 2)
 	if h := backup.Status()["storeHealth"]; h != "ok" {
 		t.Fatalf("store health after the disk recovered: %v", h)
+	}
+}
+
+// A backup whose disk fills up (ENOSPC: its journal keeps what it could not
+// write and tries again every second) is cut off like a stalled one, says
+// so in its status, and is ready again once space is freed.
+func TestFullBackupDisk(t *testing.T) {
+	c := newMemCluster(t, "--ha-backup-lag-timeout", "1")
+	c.promote(0)
+	if _, _, err := c.brokers[0].broker.DeclareQueue("dq", broker.QueueSettings{Durable: true}); err != nil {
+		t.Fatal(err)
+	}
+	l := startLoad(t, "amqp://"+c.urls[0], "r")
+	defer l.close()
+	eventually(t, 30*time.Second, func() error {
+		if n := l.n.Load(); n < 200 {
+			return fmt.Errorf("%d acknowledged so far", n)
+		}
+		return nil
+	})
+	fs := c.fs[2]
+	fs.SetQuota(fs.Used()) // the current journal file fills, then ENOSPC
+	backup := c.brokers[2].HA()
+	primary := c.brokers[0].HA()
+	eventually(t, 20*time.Second, func() error {
+		if primary.Membership().IsReady(backup.BrokerID()) {
+			return fmt.Errorf("the backup with a full disk is still in the ready set")
+		}
+		if h := fmt.Sprint(backup.Status()["storeHealth"]); !strings.Contains(h, "disk is full") {
+			return fmt.Errorf("its store health: %s", h)
+		}
+		return nil
+	})
+	before := l.n.Load()
+	eventually(t, 10*time.Second, func() error {
+		if n := l.n.Load(); n < before+200 {
+			return fmt.Errorf("senders stalled: %d acknowledged since the backup left", n-before)
+		}
+		return nil
+	})
+	fs.SetQuota(0)
+	c.waitReady(0, 2)
+	if h := backup.Status()["storeHealth"]; h != "ok" {
+		t.Fatalf("store health once space is back: %v", h)
 	}
 }
