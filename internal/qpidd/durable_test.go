@@ -88,7 +88,7 @@ func (c *memCluster) start(i int) {
 		"--link-maintenance-interval", "0.1", "--link-heartbeat-interval", "2", "--queue-patterns", ".*"}, c.extra...)
 	b, err := NewWithHooks(load(c.t, args...), c.log, Hooks{
 		StoreFS:          c.fs[i],
-		StoreSegmentSize: 64 << 10, // small: a full disk shows soon
+		StoreSegmentSize: 64 << 10,        // small: a full disk shows soon
 		StopSelf:         func(string) {}, // the test stops it
 	})
 	if err != nil {
