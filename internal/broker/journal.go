@@ -25,6 +25,9 @@ var ErrStoreFull = errors.New("the store cannot take persistent messages")
 type Journal interface {
 	QueueDeclared(q *Queue)
 	QueueDeleted(q *Queue) // its messages and bindings go with it
+	// QueueSetAside records a queue's new name, aside (SetQueueAside);
+	// its bindings go, its messages stay.
+	QueueSetAside(q *Queue, aside string)
 	ExchangeDeclared(e *Exchange)
 	ExchangeDeleted(e *Exchange) // its bindings go with it
 	Bound(b *Binding)
@@ -54,6 +57,42 @@ func (b *Broker) SetJournal(j Journal) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.journal = j
+}
+
+// SetQueueAside takes a queue out of the registry, unbound, keeping it
+// and its messages: the store records it under the name aside, which is
+// what a restart restores it as. An HA backup does this with the old
+// incarnation of a queue its primary replaced while it was away, and
+// drops it (DropAside) once it is ready again: until then it may hold
+// the last copy of what was in it.
+func (b *Broker) SetQueueAside(name, aside string) (*Queue, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.queues[name]
+	if q == nil {
+		return nil, fmt.Errorf("%w: queue %q", ErrNotFound, name)
+	}
+	if b.queues[aside] != nil {
+		return nil, fmt.Errorf("%w: queue %q", ErrExists, aside)
+	}
+	delete(b.queues, name)
+	for _, e := range b.exchanges {
+		e.unbindQueue(name)
+	}
+	if b.journal != nil && q.jid != 0 {
+		b.journal.QueueSetAside(q, aside)
+	}
+	return q, nil
+}
+
+// DropAside deletes a queue set aside, from the store too.
+func (b *Broker) DropAside(q *Queue) {
+	b.mu.Lock()
+	if b.journal != nil && q.jid != 0 {
+		b.journal.QueueDeleted(q)
+	}
+	b.mu.Unlock()
+	q.markDeleted()
 }
 
 // SyncJournal waits until every change recorded so far is on disk (a

@@ -35,7 +35,8 @@ type replicator struct {
 	seenQueues    map[string]bool
 	seenExchanges map[string]bool
 	caughtUp      bool
-	deferred      []*Event // dequeues received while catching up, applied once caught up
+	deferred      []*Event        // dequeues received while catching up, applied once caught up
+	aside         []*broker.Queue // old incarnations of queues the primary replaced, dropped once caught up
 	conn          *driver.Conn
 	acks          []pendingAck // applied, waiting for the store, in order
 	stored        *broker.Hold // the store's hold on the message applyEvent enqueued
@@ -318,6 +319,15 @@ func (r *replicator) applyEvent(ev *Event) error {
 	return nil
 }
 
+// AsidePrefix names a queue a backup set aside while catching up: the old
+// incarnation of a queue its primary deleted and declared again while the
+// backup was away, kept with its messages until the backup is ready (and,
+// if the primary is lost first, across a restart: then an administrator
+// decides what to do with them).
+const AsidePrefix = "qpid.ha-aside."
+
+func shortID(id string) string { return id[:min(8, len(id))] }
+
 // declareQueue creates a replicated queue, replacing one of the same name
 // but another identity (deleted and recreated while this backup was away).
 func (r *replicator) declareQueue(ev *Event) error {
@@ -326,9 +336,22 @@ func (r *replicator) declareQueue(ev *Event) error {
 		if q.Identity() == ev.UUID {
 			return nil
 		}
-		r.log.WithField("queue", ev.Name).Info("replacing a queue recreated on the primary")
-		if err := b.DeleteQueue(ev.Name, false, false); err != nil {
-			return err
+		if !r.caughtUp && q.Stats().Depth > 0 {
+			// Until this backup is ready again, the old queue's messages
+			// may be the last copy: set aside, under a name of its own
+			// (which a restart restores), and deleted once caught up.
+			aside := AsidePrefix + ev.Name + "." + shortID(q.Identity())
+			r.log.WithFields(logrus.Fields{"queue": ev.Name, "aside": aside}).Info("the primary recreated a queue: setting the old one aside until caught up")
+			old, err := b.SetQueueAside(ev.Name, aside)
+			if err != nil {
+				return err
+			}
+			r.aside = append(r.aside, old)
+		} else {
+			r.log.WithField("queue", ev.Name).Info("replacing a queue recreated on the primary")
+			if err := b.DeleteQueue(ev.Name, false, false); err != nil {
+				return err
+			}
 		}
 	}
 	s, err := broker.ParseQueueArgs(broker.ArgsOf(ev.Args))
@@ -375,6 +398,11 @@ func (r *replicator) endSnapshot() {
 		}
 	}
 	r.deferred = nil
+	for _, q := range r.aside {
+		r.log.WithField("queue", q.Name()).Info("caught up: deleting the queue set aside")
+		b.DropAside(q)
+	}
+	r.aside = nil
 	for _, q := range b.Queues() {
 		if !r.seenQueues[q.Name()] && r.m.queueLevel(q) != broker.ReplicateNone {
 			r.log.WithField("queue", q.Name()).Info("deleting a queue the primary no longer has")

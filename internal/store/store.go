@@ -396,6 +396,37 @@ func (s *Store) QueueDeleted(q *broker.Queue) {
 	delete(s.queues, id)
 }
 
+// QueueSetAside implements broker.Journal: the queue's record again, with
+// the new name (a later record of an id wins at replay), and its bindings
+// gone.
+func (s *Store) QueueSetAside(q *broker.Queue, aside string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := q.JournalID()
+	qo := s.queues[id]
+	if qo == nil {
+		return
+	}
+	for bid := range qo.bindings {
+		s.scratch = putUvarint(s.scratch[:0], bid)
+		s.append(recUnbind, nil, s.scratch)
+		s.dropBinding(bid)
+	}
+	st := q.Settings()
+	p := putUvarint(s.scratch[:0], id)
+	p = putString(p, aside)
+	p = putString(p, st.Identity)
+	p = putArgs(p, queueArgs(st))
+	s.scratch = p
+	l, ok := s.append(recQueue, nil, p)
+	if !ok {
+		return
+	}
+	s.dead(qo.loc, false)
+	qo.loc, qo.name, qo.payload = l, aside, clone(p)
+	s.live(l, false)
+}
+
 // ExchangeDeclared implements broker.Journal.
 func (s *Store) ExchangeDeclared(e *broker.Exchange) {
 	s.mu.Lock()

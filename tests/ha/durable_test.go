@@ -3,6 +3,7 @@ package ha
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,33 +233,7 @@ func TestCatchUpDefersDeletions(t *testing.T) {
 	b.Kill()
 	receiveAll(t, a, "a-held", 5) // consumed while the backup is away
 	sendPersistent(t, a, "b-backlog", 20000)
-	for try := 1; ; try++ {
-		b.Restart()
-		caught := false
-		qpiddtest.Eventually(t, 60*time.Second, func() error {
-			n, err := depth(t, b, "b-backlog")
-			if err != nil || n == 0 {
-				return fmt.Errorf("no catch-up of b-backlog yet (%d, %v)", n, err)
-			}
-			a.Signal(stopSignal)
-			st, err := qpiddtest.HAStatus(t, b)
-			if err != nil {
-				return err
-			}
-			caught = st["status"] != "catchup"
-			return nil
-		})
-		if !caught {
-			break
-		}
-		// The catch-up ended before the primary froze: again, slower luck.
-		a.Signal(contSignal)
-		if try == 5 {
-			t.Fatal("the catch-up always ended before the primary froze")
-		}
-		b.Kill()
-		t.Logf("try %d: the catch-up ended before the primary froze; again", try)
-	}
+	freezeMidCatchUp(t, a, b, "b-backlog")
 	held, err := depth(t, b, "a-held")
 	if err != nil {
 		t.Fatal(err)
@@ -271,5 +246,116 @@ func TestCatchUpDefersDeletions(t *testing.T) {
 	b.Restart()
 	if held, err = depth(t, b, "a-held"); err != nil || held != 10 {
 		t.Fatalf("restarted after its primary died mid-catch-up, the backup holds %d of a-held (%v), want 10", held, err)
+	}
+}
+
+// freezeMidCatchUp restarts backup b and freezes its primary a (SIGSTOP)
+// once b has received part of queue's backlog but is not caught up (the
+// snapshot sends queues in name order: what comes before queue is in).
+// If the catch-up ended first, it tries again, up to five times.
+func freezeMidCatchUp(t *testing.T, a, b *qpiddtest.Broker, queue string) {
+	t.Helper()
+	for try := 1; ; try++ {
+		b.Restart()
+		caught := false
+		qpiddtest.Eventually(t, 60*time.Second, func() error {
+			n, err := depth(t, b, queue)
+			if err != nil || n == 0 {
+				return fmt.Errorf("no catch-up of %s yet (%d, %v)", queue, n, err)
+			}
+			a.Signal(stopSignal)
+			st, err := qpiddtest.HAStatus(t, b)
+			if err != nil {
+				return err
+			}
+			caught = st["status"] != "catchup"
+			return nil
+		})
+		if !caught {
+			return
+		}
+		a.Signal(contSignal)
+		if try == 5 {
+			t.Fatal("the catch-up always ended before the primary froze")
+		}
+		b.Kill()
+		t.Logf("try %d: the catch-up ended before the primary froze; again", try)
+	}
+}
+
+// asideQueues lists the queues a backup set aside, with their depths.
+func asideQueues(t *testing.T, b *qpiddtest.Broker) map[string]int64 {
+	t.Helper()
+	qs, err := qpiddtest.Admin(t, b).Queues(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, q := range qs {
+		if name := q.Str("name"); strings.HasPrefix(name, "qpid.ha-aside.") {
+			out[name] = q.Int("messageDepth")
+		}
+	}
+	return out
+}
+
+// A queue deleted and declared again on the primary while a backup was
+// away: the backup sets its old incarnation aside (with its messages, in
+// its store) until it is ready again, so one that loses its primary
+// mid-catch-up keeps them: a restart restores them as qpid.ha-aside.NAME.ID;
+// once ready again (its primary back), they are gone.
+func TestCatchUpSetsReplacedQueuesAside(t *testing.T) {
+	c := primaryWithBackups(t, 2, "--ha-replicate", "all", "--queue-patterns", ".*", "--ha-flow-messages", "20")
+	a, b := c.Brokers[0], c.Brokers[1]
+	admin := qpiddtest.Admin(t, a)
+	ctx := ctxFor(t, 60*time.Second)
+	for _, q := range []string{"a-queue", "b-backlog"} {
+		if _, err := admin.CreateQueue(ctx, q, map[string]any{"durable": true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendPersistent(t, a, "a-queue", 5)
+	waitDepth(t, b, "a-queue", 5)
+	b.Kill()
+	if err := admin.DeleteQueue(ctx, "a-queue", false, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateQueue(ctx, "a-queue", map[string]any{"durable": true}); err != nil {
+		t.Fatal(err)
+	}
+	sendPersistent(t, a, "a-queue", 3)
+	sendPersistent(t, a, "b-backlog", 20000)
+	freezeMidCatchUp(t, a, b, "b-backlog")
+	// Set aside, out of the way of the new a-queue (the log says so).
+	if !strings.Contains(b.Log(), "setting the old one aside until caught up") {
+		t.Fatalf("mid-catch-up, the old a-queue was not set aside:\n%s", b.Log())
+	}
+	a.Kill()
+	b.Kill()
+	b.Restart()
+	aside := asideQueues(t, b)
+	if len(aside) != 1 {
+		t.Fatalf("after the primary died mid-catch-up and a restart, queues set aside: %v, want the old a-queue with 5", aside)
+	}
+	for name, n := range aside {
+		if n != 5 || !strings.HasPrefix(name, "qpid.ha-aside.a-queue.") {
+			t.Fatalf("set aside: %s with %d messages, want qpid.ha-aside.a-queue.* with 5", name, n)
+		}
+	}
+	// The primary comes back and leads again (it holds more); once the
+	// backup is ready, what it set aside is gone, from its store too.
+	a.Restart()
+	if err := qpiddtest.Promote(t, a); err != nil {
+		t.Fatal(err)
+	}
+	qpiddtest.WaitStatus(t, b, "ready", 60*time.Second)
+	if left := asideQueues(t, b); len(left) != 0 {
+		t.Fatalf("ready again, the backup still has %v set aside", left)
+	}
+	waitDepth(t, b, "a-queue", 3)
+	b.Kill()
+	b.Restart()
+	if left := asideQueues(t, b); len(left) != 0 {
+		t.Fatalf("after a restart, the backup has %v set aside again", left)
 	}
 }
