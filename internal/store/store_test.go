@@ -380,3 +380,41 @@ func TestReclaim(t *testing.T) {
 func fixHeaderCRC(hdr []byte) {
 	binary.LittleEndian.PutUint32(hdr[32:], crc32.Checksum(hdr[:32], crc32.MakeTable(crc32.Castagnoli)))
 }
+
+// A queue set aside (an HA backup's old incarnation of a replaced queue)
+// comes back under its aside name with its messages and without its
+// bindings, beside the new queue of its old name; dropped, it is gone.
+func TestSetAside(t *testing.T) {
+	e := start(t, vfs.NewMem())
+	q := e.queue("q", broker.Args{"durable": true})
+	e.send(q, spec{body: "old-1", persistent: true})
+	e.send(q, spec{body: "old-2", persistent: true})
+	e.b.Bind("amq.direct", "q", "k", nil)
+	if _, err := e.b.SetQueueAside("q", "qpid.ha-aside.q.1"); err != nil {
+		t.Fatal(err)
+	}
+	q = e.queue("q", broker.Args{"durable": true})
+	e.send(q, spec{body: "new", persistent: true})
+	e.flush()
+	e = e.crash(nil)
+	if g := bodies(e.b.Queue("qpid.ha-aside.q.1")); !reflect.DeepEqual(g, []string{"old-1", "old-2"}) {
+		t.Fatalf("set aside: %v", g)
+	}
+	if g := bodies(e.b.Queue("q")); !reflect.DeepEqual(g, []string{"new"}) {
+		t.Fatalf("q: %v", g)
+	}
+	if bs := e.b.Exchange("amq.direct").Bindings(); len(bs) != 0 {
+		t.Fatalf("the set-aside queue's binding came back: %v", bs)
+	}
+	// Dropped (the backup is ready again): gone for good.
+	aside, err := e.b.SetQueueAside("qpid.ha-aside.q.1", "qpid.ha-aside.q.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.b.DropAside(aside)
+	e.flush()
+	e = e.crash(nil)
+	if e.b.Queue("qpid.ha-aside.q.1") != nil || e.b.Queue("qpid.ha-aside.q.2") != nil || len(e.b.Queues()) != 1 {
+		t.Fatalf("queues after the drop: %v", e.b.Queues())
+	}
+}
