@@ -212,7 +212,7 @@ var options = []*option{
 		help:  "Read options from FILE (name=value lines); a missing default file is fine, a missing named one is an error; empty: read none",
 		field: func(o *Options) any { return &o.Config }},
 	{name: "data-dir", kind: kindString, arg: "DIR", def: "/var/lib/qpidd", group: groupGeneral,
-		help:  "Directory for the broker's persistent data: lock file, HA state, and the store of a standalone broker (unless store-dir)",
+		help:  "Directory for the broker's persistent data: lock file, HA state, and the durable store (unless store-dir)",
 		field: func(o *Options) any { return &o.DataDir }},
 	{name: "no-data-dir", kind: kindBool, arg: "yes|no", def: "no", group: groupGeneral,
 		help:  "Use no data directory: nothing persistent is loaded or stored",
