@@ -222,17 +222,21 @@ func status(inv *invocation) error {
 		fmt.Fprintln(inv.out, st.Status)
 		return nil
 	}
-	return eachBroker(inv, st, func(w io.Writer, label string, st *haStatus, err error) {
-		if err != nil {
-			fmt.Fprintf(w, "%s %s\n", label, err)
-			return
-		}
-		fmt.Fprintf(w, "%s %s\n", label, st.Status)
-		if st.StoreHealth != "" && st.StoreHealth != "ok" {
-			// A line of its own: scripts read "address status" lines.
-			fmt.Fprintf(w, "  store: %s\n", st.StoreHealth)
-		}
-	})
+	return eachBroker(inv, st, writeStatusLine)
+}
+
+// writeStatusLine is a broker's line of status --all: "address status",
+// then, on a line of its own (scripts read the first), why its store does
+// not keep up, if it does not.
+func writeStatusLine(w io.Writer, label string, st *haStatus, err error) {
+	if err != nil {
+		fmt.Fprintf(w, "%s %s\n", label, err)
+		return
+	}
+	fmt.Fprintf(w, "%s %s\n", label, st.Status)
+	if st.StoreHealth != "" && st.StoreHealth != "ok" {
+		fmt.Fprintf(w, "  store: %s\n", st.StoreHealth)
+	}
 }
 
 // query prints the broker's HA configuration and status, or every cluster

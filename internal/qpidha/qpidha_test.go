@@ -443,3 +443,20 @@ func probeSettings(t *testing.T, args, env []string) *settings {
 func writeFile(path, text string) error {
 	return os.WriteFile(path, []byte(text), 0o644)
 }
+
+// A backup whose store does not keep up says so: in query, a Store: line;
+// in status --all, a line of its own under the broker's.
+func TestStoreHealthShown(t *testing.T) {
+	st := &haStatus{Status: "ready", BrokerID: "b", StoreHealth: "the store's disk is full"}
+	var q bytes.Buffer
+	writeQuery(&q, st)
+	if !strings.Contains(q.String(), "\nStore:               the store's disk is full\n") {
+		t.Fatalf("query:\n%s", q.String())
+	}
+	var s bytes.Buffer
+	writeStatusLine(&s, "node2:5672", st, nil)
+	writeStatusLine(&s, "node3:5672", &haStatus{Status: "ready", StoreHealth: "ok"}, nil)
+	if want := "node2:5672 ready\n  store: the store's disk is full\nnode3:5672 ready\n"; s.String() != want {
+		t.Fatalf("status --all: %q, want %q", s.String(), want)
+	}
+}
