@@ -41,10 +41,11 @@ fi
 
 # The tests' packages: proton (python3 client and example programs), and the
 # tools the agent, script and generator tests run: shellcheck, xmllint,
-# ocf-tester (resource-agents), pcs and the Pacemaker command-line tools.
+# ocf-tester (resource-agents), pcs and the Pacemaker command-line tools;
+# file and objdump (binutils), which check that the binaries are static.
 missing=""
 for pkg in python3-qpid-proton libqpid-proton11-dev-examples shellcheck libxml2-utils \
-	resource-agents pcs pacemaker-cli-utils; do
+	resource-agents pcs pacemaker-cli-utils file binutils; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

@@ -48,6 +48,7 @@ func Bin(t testing.TB, name string) string {
 		cmd := exec.Command("go", "build", "-o", binDir+"/", "./qpidd", "./qpidd-primary", "./qpid-ha", "./qpid-config",
 			"./qpidd-users", "./qpid-cluster-conf", "./tests/checker")
 		cmd.Dir = Root()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as make build makes them
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
