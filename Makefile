@@ -33,6 +33,7 @@ setup:
 # (tests/static checks them).
 build: setup
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./qpidd ./qpidd-primary ./qpid-config ./qpid-ha ./qpidd-users ./qpid-cluster-conf ./tests/bench ./tests/checker
+	$(GO) run ./packaging/man -o $(BIN)/man   # qpidd(8), qpidd.conf(5) from the option table
 
 # run: a local 3-broker HA cluster on 127.0.0.1:5672-5674 (Ctrl-C stops it).
 run: build
@@ -111,6 +112,9 @@ install: build
 		install -m 0644 packaging/sysconfig/qpidd $(DESTDIR)/etc/default/qpidd
 	[ -f $(DESTDIR)/etc/qpid/qpidd.conf ] || install -m 0644 packaging/qpidd.conf $(DESTDIR)/etc/qpid/qpidd.conf
 	install -m 0644 packaging/systemd/qpidd.service $(DESTDIR)/lib/systemd/system/qpidd.service
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0644 $(BIN)/man/qpidd.8 $(DESTDIR)$(PREFIX)/share/man/man8/qpidd.8
+	install -m 0644 $(BIN)/man/qpidd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/qpidd.conf.5
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
 		id qpidd >/dev/null 2>&1 || useradd --system --home-dir /var/lib/qpidd --shell /usr/sbin/nologin qpidd; \
 		install -d -o qpidd -g qpidd -m 0750 /var/lib/qpidd; \

@@ -42,10 +42,11 @@ fi
 # The tests' packages: proton (python3 client and example programs), and the
 # tools the agent, script and generator tests run: shellcheck, xmllint,
 # ocf-tester (resource-agents), pcs and the Pacemaker command-line tools;
-# file and objdump (binutils), which check that the binaries are static.
+# file and objdump (binutils), which check that the binaries are static;
+# groff, which checks the manual pages; systemd-analyze, which checks the unit.
 missing=""
 for pkg in python3-qpid-proton libqpid-proton11-dev-examples shellcheck libxml2-utils \
-	resource-agents pcs pacemaker-cli-utils file binutils; do
+	resource-agents pcs pacemaker-cli-utils file binutils groff-base systemd; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 )
@@ -46,4 +47,40 @@ func Stopping(status string) error {
 func statusLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	return "STATUS=" + s
+}
+
+// Watchdog keeps the service manager's watchdog (WatchdogSec=, which sets
+// WATCHDOG_USEC for this process) fed: every half interval it calls alive
+// and, if alive returns within that half, sends WATCHDOG=1. A broker that
+// is wedged (a deadlock on a lock alive takes) misses it, and systemd
+// kills and restarts it. Without a watchdog asked for it does nothing. The
+// function returned stops it and waits for its goroutine.
+func Watchdog(alive func()) (interval time.Duration, stop func()) {
+	interval, err := sd.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		return 0, func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			answered := make(chan struct{})
+			go func() { alive(); close(answered) }() // left behind if wedged: systemd ends the process
+			select {
+			case <-answered:
+				_ = Notify("WATCHDOG=1")
+			case <-time.After(interval / 2):
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return interval, func() { close(quit); <-done }
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -80,5 +81,48 @@ func TestNotifyBrokenSocket(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", filepath.Join(t.TempDir(), "none"))
 	if err := Status("x"); err == nil {
 		t.Fatal("no error for a missing socket")
+	}
+}
+
+// The watchdog: fed every half interval while alive answers, not while it
+// hangs; nothing without WATCHDOG_USEC.
+func TestWatchdog(t *testing.T) {
+	conn := fakeSystemd(t)
+	if interval, stop := Watchdog(func() {}); interval != 0 {
+		stop()
+		t.Fatalf("a watchdog without WATCHDOG_USEC: %v", interval)
+	}
+	t.Setenv("WATCHDOG_USEC", "200000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	var hang atomic.Bool
+	release := make(chan struct{})
+	interval, stop := Watchdog(func() {
+		if hang.Load() {
+			<-release
+		}
+	})
+	defer stop()
+	defer close(release)
+	if interval != 200*time.Millisecond {
+		t.Fatalf("interval %v", interval)
+	}
+	for i := 0; i < 3; i++ {
+		if got := receive(t, conn); got != "WATCHDOG=1\n" {
+			t.Fatalf("sent %q", got)
+		}
+	}
+	hang.Store(true)
+	// At most one ping was on its way; then none while alive hangs.
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 64)
+	n := 0
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+		n++
+	}
+	if n > 1 {
+		t.Fatalf("%d pings while the broker hung", n)
 	}
 }

@@ -211,6 +211,10 @@ func serve(opts *config.Options, warnings, environ []string, child *daemon.Child
 		log.WithError(err).Warn("sd_notify failed")
 	}
 	log.WithField("pid", os.Getpid()).Infof("qpidd (qpidha) %s %s", Version, status)
+	if interval, stop := daemon.Watchdog(b.Alive); interval > 0 {
+		log.WithField("interval", interval.String()).Info("feeding the systemd watchdog")
+		defer stop()
+	}
 
 	for {
 		sig := <-sigs
