@@ -8,7 +8,7 @@ GO123   := go1.23.12
 FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse ./internal/mgmt:FuzzHandle ./internal/store:FuzzRecover
 FUZZTIME ?= 10m
 
-.PHONY: help setup build run broker test vet unit interop e2e-race fuzz-smoke fuzz go123 bench install clean ha-sim
+.PHONY: help setup build run broker test vet unit interop e2e-race fuzz-smoke fuzz go123 bench install clean ha-sim packages deb package-test
 
 help:
 	@echo "make run        build and run a local 3-broker HA cluster on 127.0.0.1:5672-5674"
@@ -22,6 +22,7 @@ help:
 	@echo "                messages per fdatasync and the machine's own fdatasync rate (DURABLE=0 skips; HA=0 RABBITMQ=0 QUORUM=0 ...)"
 	@echo "make go123      prove the build with Go $(GO123) (RHEL 6 kernels)"
 	@echo "make install    install binaries, OCF agent, init scripts, defaults (PREFIX, DESTDIR)"
+	@echo "make packages   the .deb in dist/ (dpkg-buildpackage, offline from the module cache)"
 	@echo "make lab-test   a real 3-node Pacemaker/Corosync lab in namespaces: failover scenarios and times (root)"
 	@echo "make lab-soak   the lab under random faults for DURATION (default 10m), then the total-queue check (root)"
 
@@ -33,7 +34,7 @@ setup:
 # (tests/static checks them).
 build: setup
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./qpidd ./qpidd-primary ./qpid-config ./qpid-ha ./qpidd-users ./qpid-cluster-conf ./tests/bench ./tests/checker
-	$(GO) run ./packaging/man -o $(BIN)/man   # qpidd(8), qpidd.conf(5) from the option table
+	$(GO) run ./packaging/man -o $(BIN)/man -bin $(BIN)   # the manual pages, from the programs' own options
 
 # run: a local 3-broker HA cluster on 127.0.0.1:5672-5674 (Ctrl-C stops it).
 run: build
@@ -107,21 +108,40 @@ install: build
 		[ ! -x $(BIN)/$$b ] || install -m 0755 $(BIN)/$$b $(DESTDIR)$(PREFIX)/bin/$$b; done
 	install -m 0755 agents/ocf/qpidd $(DESTDIR)$(OCFDIR)/qpidd
 	[ ! -f agents/init.d/qpidd ] || install -m 0755 agents/init.d/qpidd $(DESTDIR)/etc/init.d/qpidd
-	[ ! -x $(BIN)/qpidd-primary ] || ln -sf $(PREFIX)/bin/qpidd-primary $(DESTDIR)/etc/init.d/qpidd-primary
+	rm -f $(DESTDIR)/etc/init.d/qpidd-primary   # once a symlink: install would write through it
+	install -m 0755 packaging/init.d/qpidd-primary $(DESTDIR)/etc/init.d/qpidd-primary
 	[ ! -f packaging/sysconfig/qpidd ] || [ -f $(DESTDIR)/etc/default/qpidd ] || \
 		install -m 0644 packaging/sysconfig/qpidd $(DESTDIR)/etc/default/qpidd
 	[ -f $(DESTDIR)/etc/qpid/qpidd.conf ] || install -m 0644 packaging/qpidd.conf $(DESTDIR)/etc/qpid/qpidd.conf
 	install -m 0644 packaging/systemd/qpidd.service $(DESTDIR)/lib/systemd/system/qpidd.service
-	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 0644 $(BIN)/man/qpidd.8 $(DESTDIR)$(PREFIX)/share/man/man8/qpidd.8
-	install -m 0644 $(BIN)/man/qpidd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/qpidd.conf.5
+	install -m 0644 packaging/systemd/qpidd-primary.service $(DESTDIR)/lib/systemd/system/qpidd-primary.service
+	for p in $(BIN)/man/*.[158]; do s=$${p##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+		install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
 		id qpidd >/dev/null 2>&1 || useradd --system --home-dir /var/lib/qpidd --shell /usr/sbin/nologin qpidd; \
 		install -d -o qpidd -g qpidd -m 0750 /var/lib/qpidd; \
 	fi
 
+# packages: the .deb (debian/, dpkg-buildpackage) in dist/. Built offline
+# from the module cache (go mod download fills it first); GO, GOMODCACHE and
+# GOCACHE are passed explicitly: debhelper resets HOME, and Debian's own
+# golang-go (1.19) is too old.
+packages: deb
+
+deb: setup
+	$(GO) mod download
+	GO=$$(command -v $(GO)) GOMODCACHE=$$($(GO) env GOMODCACHE) GOCACHE=$$($(GO) env GOCACHE) \
+		dpkg-buildpackage -us -uc -b
+	mkdir -p dist
+	mv ../qpidha_*.deb ../qpidha_*_amd64.buildinfo ../qpidha_*_amd64.changes dist/
+
+# package-test: the .deb installed on this host (root), checked, upgraded
+# over itself and purged (tests/packaging/deb_test.go).
+package-test: deb
+	QPIDHA_DEB=$$(ls $(CURDIR)/dist/qpidha_*_amd64.deb | tail -n 1) $(GO) test -count=1 -tags packagetest -run TestDeb -v ./tests/packaging/
+
 clean:
-	rm -rf $(BIN) $(BIN_RACE) .run
+	rm -rf $(BIN) $(BIN_RACE) .run dist build
 
 # The namespace lab (tests/lab/README.md): a real 3-node Pacemaker/Corosync
 # cluster in namespaces on this machine (root), fencing on, the qpidd clone
@@ -136,7 +156,10 @@ LAB_TRIALS      ?= initial=1,fence=1,sigkill=10,sigstop=3,crash=10,partition=10,
 DURATION        ?= 10m
 SEED            ?= 0
 .PHONY: lab-tools lab-up lab-down lab-test lab-soak
-lab-tools: install
+# The lab runs the built .deb, installed on this host (which every lab node
+# shares); local settings a make install left are kept (--force-confold).
+lab-tools: deb
+	dpkg --force-confdef --force-confold -i $$(ls $(CURDIR)/dist/qpidha_*_amd64.deb | tail -n 1)
 	$(LAB) deps
 	$(GO) build -o $(BIN)/ ./tests/lab/qpidlab-hostd ./tests/lab/qpidlab-run
 

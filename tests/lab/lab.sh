@@ -439,7 +439,7 @@ cmd_up() {
 		die "run lab.sh deps first"
 	fi
 	if [ ! -x /usr/lib/ocf/resource.d/qpid/qpidd ] || [ ! -x /usr/sbin/qpidd ]; then
-		die "run make install first"
+		die "install the package first (make lab-tools installs the built .deb; make install also does)"
 	fi
 	rm -rf "${STATE:?}"
 	mkdir -p "$STATE"
