@@ -128,7 +128,8 @@ install: build
 # golang-go (1.19) is too old.
 packages: deb
 
-deb: setup
+deb:
+	@scripts/setup.sh test
 	$(GO) mod download
 	GO=$$(command -v $(GO)) GOMODCACHE=$$($(GO) env GOMODCACHE) GOCACHE=$$($(GO) env GOCACHE) \
 		dpkg-buildpackage -us -uc -b

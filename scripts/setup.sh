@@ -43,10 +43,11 @@ fi
 # tools the agent, script and generator tests run: shellcheck, xmllint,
 # ocf-tester (resource-agents), pcs and the Pacemaker command-line tools;
 # file and objdump (binutils), which check that the binaries are static;
-# groff, which checks the manual pages; systemd-analyze, which checks the unit.
+# groff, which checks the manual pages; systemd-analyze, which checks the unit;
+# debhelper, which builds the .deb (make packages).
 missing=""
 for pkg in python3-qpid-proton libqpid-proton11-dev-examples shellcheck libxml2-utils \
-	resource-agents pcs pacemaker-cli-utils file binutils groff-base systemd; do
+	resource-agents pcs pacemaker-cli-utils file binutils groff-base systemd debhelper; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
