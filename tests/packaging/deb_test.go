@@ -6,7 +6,6 @@
 package packaging
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -112,6 +111,15 @@ func TestDeb(t *testing.T) {
 		t.Errorf("qpidd.conf after the upgrade: %s", got)
 	}
 
+	// Removal leaves alone a broker the cluster manager runs (not the unit).
+	managed := startBroker(t)
+	run(t, "dpkg", "--remove", "qpidha")
+	if err := managed.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the removal stopped a broker the cluster manager runs: %v", err)
+	}
+	managed.Process.Signal(syscall.SIGTERM)
+	managed.Wait()
+
 	// Purge: nothing of it is left.
 	run(t, "dpkg", "--purge", "qpidha")
 	for _, path := range append(keys(want), "/etc/qpid/qpidd.conf", "/var/lib/qpidd") {
@@ -132,10 +140,36 @@ func keys(m map[string]string) []string {
 	return out
 }
 
+// startBroker starts qpidd as the unit (or a cluster manager) would, and
+// returns once it listens.
+func startBroker(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd, _, _ := launch(t)
+	return cmd
+}
+
 // startAsUnit runs qpidd as qpidd.service would (its ExecStart line, with
 // /etc/default/qpidd's variables, as user qpidd, its runtime directory
 // made), checks that it serves, and stops it with SIGTERM: exit 0.
 func startAsUnit(t *testing.T) {
+	t.Helper()
+	cmd, port, log := launch(t)
+	if !strings.Contains(log.String(), "serving on port "+strconv.Itoa(port)) {
+		t.Errorf("the broker's log does not say it serves:\n%s", log.String())
+	}
+	if _, err := os.Stat(filepath.Join("/var/lib/qpidd", "journal")); err != nil {
+		t.Errorf("no store in /var/lib/qpidd: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("the broker's exit: %v\n%s", err, log.String())
+	}
+}
+
+// launch runs the unit's ExecStart line with /etc/default/qpidd's
+// variables, as user qpidd, its runtime directory made, on a free port,
+// and waits until it listens.
+func launch(t *testing.T) (*exec.Cmd, int, *syncBuilder) {
 	t.Helper()
 	data, err := os.ReadFile("/lib/systemd/system/qpidd.service")
 	if err != nil {
@@ -164,10 +198,8 @@ func startAsUnit(t *testing.T) {
 	// The environment file, then the line, as systemd expands them.
 	script := fmt.Sprintf("set -a; . /etc/default/qpidd; set +a; QPIDD_OPTIONS='--port %d --interface 127.0.0.1'; exec %s",
 		port, strings.NewReplacer("${QPID_CONFIG}", "$QPID_CONFIG").Replace(execStart))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	// setpriv execs (runuser would fork): the process is the broker's.
-	cmd := exec.CommandContext(ctx, "setpriv", "--reuid=qpidd", "--regid=qpidd", "--init-groups", "/bin/sh", "-c", script)
+	cmd := exec.Command("setpriv", "--reuid=qpidd", "--regid=qpidd", "--init-groups", "/bin/sh", "-c", script)
 	t.Cleanup(func() { cmd.Process.Kill() })
 	var log syncBuilder
 	cmd.Stdout, cmd.Stderr = &log, &log
@@ -186,16 +218,7 @@ func startAsUnit(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(log.String(), "serving on port "+strconv.Itoa(port)) {
-		t.Errorf("the broker's log does not say it serves:\n%s", log.String())
-	}
-	if _, err := os.Stat(filepath.Join("/var/lib/qpidd", "journal")); err != nil {
-		t.Errorf("no store in /var/lib/qpidd: %v", err)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("the broker's exit: %v\n%s", err, log.String())
-	}
+	return cmd, port, &log
 }
 
 // syncBuilder is a strings.Builder the process's output may be written to
