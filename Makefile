@@ -8,7 +8,7 @@ GO123   := go1.23.12
 FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse ./internal/mgmt:FuzzHandle ./internal/store:FuzzRecover
 FUZZTIME ?= 10m
 
-.PHONY: help setup build run broker test vet unit interop e2e-race fuzz-smoke fuzz go123 bench install clean ha-sim packages deb package-test
+.PHONY: help setup build run broker test vet unit interop e2e-race fuzz-smoke fuzz go123 bench install clean ha-sim packages deb rpm package-test
 
 help:
 	@echo "make run        build and run a local 3-broker HA cluster on 127.0.0.1:5672-5674"
@@ -22,7 +22,7 @@ help:
 	@echo "                messages per fdatasync and the machine's own fdatasync rate (DURABLE=0 skips; HA=0 RABBITMQ=0 QUORUM=0 ...)"
 	@echo "make go123      prove the build with Go $(GO123) (RHEL 6 kernels)"
 	@echo "make install    install binaries, OCF agent, init scripts, defaults (PREFIX, DESTDIR)"
-	@echo "make packages   the .deb in dist/ (dpkg-buildpackage, offline from the module cache)"
+	@echo "make packages   the .deb and the EL6 and EL7-9 RPMs in dist/ (offline from the module cache)"
 	@echo "make lab-test   a real 3-node Pacemaker/Corosync lab in namespaces: failover scenarios and times (root)"
 	@echo "make lab-soak   the lab under random faults for DURATION (default 10m), then the total-queue check (root)"
 
@@ -126,7 +126,22 @@ install: build
 # from the module cache (go mod download fills it first); GO, GOMODCACHE and
 # GOCACHE are passed explicitly: debhelper resets HOME, and Debian's own
 # golang-go (1.19) is too old.
-packages: deb
+packages: deb rpm
+
+# rpm: rpm/qpidha.spec built twice, for EL6 (SysV scripts, rgmanager) and
+# for EL7-9 (systemd units), into dist/ (--nodeps: Debian's rpm database is
+# empty).
+rpm:
+	@scripts/setup.sh test
+	$(GO) mod download
+	for el in 6 7; do \
+		rpmbuild -bb --nodeps --define "_topdir $(CURDIR)/build/rpm" --define "_sourcedir $(CURDIR)" \
+			--define "rhel $$el" --define "dist .el$$el" --define "go_cmd $$(command -v $(GO))" \
+			--define "gomodcache $$($(GO) env GOMODCACHE)" --define "gocache $$($(GO) env GOCACHE)" \
+			rpm/qpidha.spec || exit 1; \
+	done
+	mkdir -p dist
+	mv build/rpm/RPMS/x86_64/qpidha-*.rpm dist/
 
 deb:
 	@scripts/setup.sh test
@@ -138,8 +153,9 @@ deb:
 
 # package-test: the .deb installed on this host (root), checked, upgraded
 # over itself and purged (tests/packaging/deb_test.go).
-package-test: deb
-	QPIDHA_DEB=$$(ls $(CURDIR)/dist/qpidha_*_amd64.deb | tail -n 1) $(GO) test -count=1 -tags packagetest -run TestDeb -v ./tests/packaging/
+package-test: packages
+	QPIDHA_DEB=$$(ls $(CURDIR)/dist/qpidha_*_amd64.deb | tail -n 1) QPIDHA_RPM_DIR=$(CURDIR)/dist \
+		$(GO) test -count=1 -tags packagetest -run 'TestDeb|TestRPMs' -v ./tests/packaging/
 
 clean:
 	rm -rf $(BIN) $(BIN_RACE) .run dist build

@@ -61,7 +61,7 @@ func TestDeb(t *testing.T) {
 		"/lib/systemd/system/qpidd-primary.service":  "root:root 644",
 		"/etc/qpid/qpidd.conf":                       "root:qpidd 640",
 		"/etc/default/qpidd":                         "root:root 644",
-		"/etc/logrotate.d/qpidd":                     "root:root 644",
+		"/etc/logrotate.d/qpidha":                    "root:root 644",
 		"/var/lib/qpidd":                             "qpidd:qpidd 750",
 		"/var/log/qpidd":                             "qpidd:qpidd 750",
 		"/usr/share/doc/qpidha/README.md.gz":         "root:root 644",
