@@ -45,10 +45,11 @@ fi
 # file and objdump (binutils), which check that the binaries are static;
 # groff, which checks the manual pages; systemd-analyze, which checks the unit;
 # debhelper and rpm, which build the packages (make packages), lintian and
-# rpmlint, which check them.
+# rpmlint, which check them; vagrant, which validates the Vagrantfile.
 missing=""
 for pkg in python3-qpid-proton libqpid-proton11-dev-examples shellcheck libxml2-utils \
-	resource-agents pcs pacemaker-cli-utils file binutils groff-base systemd debhelper lintian rpm rpmlint; do
+	resource-agents pcs pacemaker-cli-utils file binutils groff-base systemd debhelper lintian rpm rpmlint \
+	vagrant; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
