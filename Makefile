@@ -115,6 +115,10 @@ install: build
 	[ -f $(DESTDIR)/etc/qpid/qpidd.conf ] || install -m 0644 packaging/qpidd.conf $(DESTDIR)/etc/qpid/qpidd.conf
 	install -m 0644 packaging/systemd/qpidd.service $(DESTDIR)/lib/systemd/system/qpidd.service
 	install -m 0644 packaging/systemd/qpidd-primary.service $(DESTDIR)/lib/systemd/system/qpidd-primary.service
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 packaging/bash-completion/qpidha $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qpidha
+	for p in qpidd qpid-ha qpid-config qpidd-primary qpidd-users qpid-cluster-conf; do \
+		ln -sf qpidha $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$p; done
 	for p in $(BIN)/man/*.[158]; do s=$${p##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 		install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \

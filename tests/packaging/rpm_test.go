@@ -29,8 +29,9 @@ func TestRPMs(t *testing.T) {
 		for _, want := range []string{"/usr/sbin/qpidd", "/usr/bin/qpid-ha", "/usr/bin/qpid-config", "/usr/bin/qpidd-primary",
 			"/usr/bin/qpidd-users", "/usr/bin/qpid-cluster-conf", "/usr/lib/ocf/resource.d/qpid/qpidd",
 			"/etc/sysconfig/qpidd", "/etc/logrotate.d/qpidha", "/usr/share/man/man8/qpidd.8.gz",
-			"/usr/share/man/man5/qpidd.conf.5.gz", "/usr/share/man/man1/qpid-ha.1.gz"} {
-			if !strings.Contains(files, " "+want+"\n") {
+			"/usr/share/man/man5/qpidd.conf.5.gz", "/usr/share/man/man1/qpid-ha.1.gz",
+			"/usr/share/bash-completion/completions/qpidha", "/usr/share/bash-completion/completions/qpid-ha"} {
+			if !strings.Contains(files, " "+want+"\n") && !strings.Contains(files, " "+want+" -> ") {
 				t.Errorf("%s lacks %s", el, want)
 			}
 		}
