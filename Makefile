@@ -140,17 +140,22 @@ rpm:
 	$(GO) mod download
 	for el in 6 7; do \
 		rpmbuild -bb --nodeps --define "_topdir $(CURDIR)/build/rpm" --define "_sourcedir $(CURDIR)" \
-			--define "rhel $$el" --define "dist .el$$el" --define "go_cmd $$(command -v $(GO))" \
+			--define "rhel $$el" --define "dist .el$$el" --define "go_cmd $(PKG_GO)" \
 			--define "gomodcache $$($(GO) env GOMODCACHE)" --define "gocache $$($(GO) env GOCACHE)" \
 			rpm/qpidha.spec || exit 1; \
 	done
 	mkdir -p dist
 	mv build/rpm/RPMS/x86_64/qpidha-*.rpm dist/
 
+# The packages' programs are built with Go $(GO123), the last that runs on
+# EL6's kernel (2.6.32; Go 1.24 needs 3.2): PKG_GO is its go command, which
+# GOTOOLCHAIN fetches into the module cache once.
+PKG_GO = $$(GOTOOLCHAIN=$(GO123) $(GO) env GOROOT)/bin/go
+
 deb:
 	@scripts/setup.sh test
 	$(GO) mod download
-	GO=$$(command -v $(GO)) GOMODCACHE=$$($(GO) env GOMODCACHE) GOCACHE=$$($(GO) env GOCACHE) \
+	GO=$(PKG_GO) GOMODCACHE=$$($(GO) env GOMODCACHE) GOCACHE=$$($(GO) env GOCACHE) \
 		dpkg-buildpackage -us -uc -b
 	mkdir -p dist
 	mv ../qpidha_*.deb ../qpidha_*_amd64.buildinfo ../qpidha_*_amd64.changes dist/

@@ -86,6 +86,7 @@ func TestDeb(t *testing.T) {
 	if v := run(t, "/usr/sbin/qpidd", "--version"); !strings.Contains(v, "0.14.0") {
 		t.Errorf("qpidd --version: %s", v)
 	}
+	checkBuiltWithGo123(t, "/usr/sbin/qpidd", "/usr/bin/qpid-ha", "/usr/bin/qpidd-primary")
 	for _, page := range []string{"qpidd", "qpidd.conf", "qpid-ha", "qpid-config", "qpidd-primary", "qpidd-users", "qpid-cluster-conf"} {
 		if p := strings.TrimSpace(run(t, "man", "-w", page)); !strings.HasPrefix(p, "/usr/share/man/") {
 			t.Errorf("man -w %s: %s", page, p)
@@ -239,4 +240,16 @@ func (s *syncBuilder) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// checkBuiltWithGo123: the packages' programs are built with Go 1.23, the
+// last that runs on EL6's kernel (the go command reads the version a
+// binary was built with).
+func checkBuiltWithGo123(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if v := run(t, "go", "version", p); !strings.Contains(v, "go1.23.") {
+			t.Errorf("%s was not built with Go 1.23: %s", p, v)
+		}
+	}
 }

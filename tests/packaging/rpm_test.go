@@ -71,6 +71,14 @@ func TestRPMs(t *testing.T) {
 				t.Errorf("el7 does not stop the unit on removal:\n%s", scripts)
 			}
 		}
+		// The payload, unpacked: built with Go 1.23.
+		root := t.TempDir()
+		unpack := exec.Command("sh", "-c", `rpm2cpio "$1" | cpio -idm --quiet`, "sh", rpm)
+		unpack.Dir = root
+		if out, err := unpack.CombinedOutput(); err != nil {
+			t.Fatalf("unpacking %s: %v\n%s", rpm, err, out)
+		}
+		checkBuiltWithGo123(t, filepath.Join(root, "usr/sbin/qpidd"), filepath.Join(root, "usr/bin/qpid-ha"))
 		out, err := exec.Command("rpmlint", "-c", filepath.Join("..", "..", "rpm", "rpmlint.toml"), rpm).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), " 0 errors") {
 			t.Errorf("rpmlint %s: %v\n%s", el, err, out)
