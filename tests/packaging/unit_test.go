@@ -14,34 +14,37 @@ import (
 	"github.com/qpidha/qpidha/tests/qpiddtest"
 )
 
-// unit is qpidd.service with its ExecStart pointing at the qpidd under
-// test (systemd-analyze verify wants the program to exist).
-func unit(t *testing.T) string {
+// unit is a unit of packaging/systemd with its programs pointing at those
+// under test (systemd-analyze verify wants them to exist).
+func unit(t *testing.T, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(qpiddtest.Root(), "packaging", "systemd", "qpidd.service"))
+	data, err := os.ReadFile(filepath.Join(qpiddtest.Root(), "packaging", "systemd", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Replace(string(data), "ExecStart=/usr/sbin/qpidd", "ExecStart="+qpiddtest.Bin(t, "qpidd"), 1)
-	path := filepath.Join(t.TempDir(), "qpidd.service")
+	text := strings.NewReplacer("=/usr/sbin/qpidd ", "="+qpiddtest.Bin(t, "qpidd")+" ",
+		"=/usr/bin/qpidd-primary ", "="+qpiddtest.Bin(t, "qpidd-primary")+" ").Replace(string(data))
+	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-// systemd-analyze verify finds nothing wrong with the unit (its manual
-// page is checked by TestManPages: not installed here).
+// systemd-analyze verify finds nothing wrong with the units (their manual
+// pages are checked by TestManPages and package-test: not installed here).
 func TestUnitVerifies(t *testing.T) {
-	out, err := exec.Command("systemd-analyze", "verify", "--man=no", unit(t)).CombinedOutput()
-	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
-		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	for _, name := range []string{"qpidd.service", "qpidd-primary.service"} {
+		out, err := exec.Command("systemd-analyze", "verify", "--man=no", unit(t, name)).CombinedOutput()
+		if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
+		}
 	}
 }
 
 // The unit's hardening: systemd's exposure score at most 4.0 ("OK").
 func TestUnitExposure(t *testing.T) {
-	out, err := exec.Command("systemd-analyze", "security", "--offline=true", unit(t)).CombinedOutput()
+	out, err := exec.Command("systemd-analyze", "security", "--offline=true", unit(t, "qpidd.service")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
 	}
