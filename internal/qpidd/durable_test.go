@@ -107,6 +107,26 @@ func (c *memCluster) stop(i int) {
 	}
 }
 
+// declareDurable declares the durable queue dq on broker i (the primary).
+func (c *memCluster) declareDurable(i int) {
+	c.t.Helper()
+	if _, _, err := c.brokers[i].broker.DeclareQueue("dq", broker.QueueSettings{Durable: true}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// underLoad is a cluster, broker 0 primary, with ha-backup-lag-timeout 1 s,
+// and senders to its durable queue dq that had 200 messages acknowledged.
+func underLoad(t *testing.T) (*memCluster, *sendLoad) {
+	c := newMemCluster(t, "--ha-backup-lag-timeout", "1")
+	c.promote(0)
+	c.declareDurable(0)
+	l := startLoad(t, "amqp://"+c.urls[0], "r")
+	t.Cleanup(l.close)
+	l.await(t, 0, 200, 30*time.Second)
+	return c, l
+}
+
 // promote makes broker i the primary and waits for the others.
 func (c *memCluster) promote(i int) {
 	c.t.Helper()
@@ -226,6 +246,18 @@ func startLoad(t *testing.T, url, round string) *sendLoad {
 	return l
 }
 
+// await waits until at least n more messages than since were acknowledged,
+// for at most within.
+func (l *sendLoad) await(t *testing.T, since, n int64, within time.Duration) {
+	t.Helper()
+	eventually(t, within, func() error {
+		if got := l.n.Load() - since; got < n {
+			return fmt.Errorf("%d acknowledged, want %d", got, n)
+		}
+		return nil
+	})
+}
+
 // end stops counting (before a power loss: what is acknowledged after may
 // or may not survive) and returns what was acknowledged.
 func (l *sendLoad) end() map[string]bool {
@@ -292,19 +324,12 @@ func TestPowerLossOfTheWholeCluster(t *testing.T) {
 	rng := rand.New(rand.NewSource(seed))
 	c := newMemCluster(t)
 	c.promote(0)
-	if _, _, err := c.brokers[0].broker.DeclareQueue("dq", broker.QueueSettings{Durable: true}); err != nil {
-		t.Fatal(err)
-	}
+	c.declareDurable(0)
 	acked := map[string]bool{}
 	primary := 0
 	for round := 0; round < 3; round++ {
 		l := startLoad(t, "amqp://"+c.urls[primary], fmt.Sprintf("r%d", round))
-		eventually(t, 30*time.Second, func() error {
-			if n := l.n.Load(); n < 300 {
-				return fmt.Errorf("round %d: %d acknowledged so far", round, n)
-			}
-			return nil
-		})
+		l.await(t, 0, 300, 30*time.Second)
 		time.Sleep(time.Duration(rng.Intn(300)) * time.Millisecond)
 		for body := range l.end() {
 			acked[body] = true
@@ -375,19 +400,7 @@ func positionOf(t *testing.T, dir string) ha.Position {
 // ha-backup-lag-timeout: it leaves the ready set, the senders go on, its
 // status says why; once its disk recovers it catches up and is ready again.
 func TestStalledBackupDisk(t *testing.T) {
-	c := newMemCluster(t, "--ha-backup-lag-timeout", "1")
-	c.promote(0)
-	if _, _, err := c.brokers[0].broker.DeclareQueue("dq", broker.QueueSettings{Durable: true}); err != nil {
-		t.Fatal(err)
-	}
-	l := startLoad(t, "amqp://"+c.urls[0], "r")
-	defer l.close()
-	eventually(t, 30*time.Second, func() error {
-		if n := l.n.Load(); n < 200 {
-			return fmt.Errorf("%d acknowledged so far", n)
-		}
-		return nil
-	})
+	c, l := underLoad(t)
 
 	stalled := make(chan struct{})
 	c.fs[2].SetSyncHook(func(string) error { <-stalled; return nil })
@@ -408,13 +421,7 @@ func TestStalledBackupDisk(t *testing.T) {
 		}
 		return nil
 	})
-	before := l.n.Load()
-	eventually(t, 10*time.Second, func() error {
-		if n := l.n.Load(); n < before+200 {
-			return fmt.Errorf("senders stalled: %d acknowledged since the backup left", n-before)
-		}
-		return nil
-	})
+	l.await(t, l.n.Load(), 200, 10*time.Second) // the senders go on without it
 	// It may still think itself ready (the news of its drop never reached
 	// it), as any backup cut off does; the other backup knows better.
 	if ms := c.brokers[1].HA().Membership(); ms.IsReady(id) {
@@ -433,19 +440,7 @@ func TestStalledBackupDisk(t *testing.T) {
 // write and tries again every second) is cut off like a stalled one, says
 // so in its status, and is ready again once space is freed.
 func TestFullBackupDisk(t *testing.T) {
-	c := newMemCluster(t, "--ha-backup-lag-timeout", "1")
-	c.promote(0)
-	if _, _, err := c.brokers[0].broker.DeclareQueue("dq", broker.QueueSettings{Durable: true}); err != nil {
-		t.Fatal(err)
-	}
-	l := startLoad(t, "amqp://"+c.urls[0], "r")
-	defer l.close()
-	eventually(t, 30*time.Second, func() error {
-		if n := l.n.Load(); n < 200 {
-			return fmt.Errorf("%d acknowledged so far", n)
-		}
-		return nil
-	})
+	c, l := underLoad(t)
 	fs := c.fs[2]
 	fs.SetQuota(fs.Used()) // the current journal file fills, then ENOSPC
 	backup := c.brokers[2].HA()
@@ -459,13 +454,7 @@ func TestFullBackupDisk(t *testing.T) {
 		}
 		return nil
 	})
-	before := l.n.Load()
-	eventually(t, 10*time.Second, func() error {
-		if n := l.n.Load(); n < before+200 {
-			return fmt.Errorf("senders stalled: %d acknowledged since the backup left", n-before)
-		}
-		return nil
-	})
+	l.await(t, l.n.Load(), 200, 10*time.Second) // the senders go on without it
 	fs.SetQuota(0)
 	c.waitReady(0, 2)
 	if h := backup.Status()["storeHealth"]; h != "ok" {

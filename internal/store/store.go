@@ -353,17 +353,22 @@ func (t *txnObj) ID() uint64 {
 	return t.id
 }
 
+// queueRecord is a queue record's payload, in s.scratch (s.mu held).
+func (s *Store) queueRecord(id uint64, name string, st broker.QueueSettings) []byte {
+	p := putUvarint(s.scratch[:0], id)
+	p = putString(p, name)
+	p = putString(p, st.Identity)
+	p = putArgs(p, queueArgs(st))
+	s.scratch = p
+	return p
+}
+
 // QueueDeclared implements broker.Journal.
 func (s *Store) QueueDeclared(q *broker.Queue) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := s.newID()
-	st := q.Settings()
-	p := putUvarint(s.scratch[:0], id)
-	p = putString(p, q.Name())
-	p = putString(p, st.Identity)
-	p = putArgs(p, queueArgs(st))
-	s.scratch = p
+	p := s.queueRecord(id, q.Name(), q.Settings())
 	l, ok := s.append(recQueue, nil, p)
 	if !ok {
 		return
@@ -412,12 +417,7 @@ func (s *Store) QueueSetAside(q *broker.Queue, aside string) {
 		s.append(recUnbind, nil, s.scratch)
 		s.dropBinding(bid)
 	}
-	st := q.Settings()
-	p := putUvarint(s.scratch[:0], id)
-	p = putString(p, aside)
-	p = putString(p, st.Identity)
-	p = putArgs(p, queueArgs(st))
-	s.scratch = p
+	p := s.queueRecord(id, aside, q.Settings())
 	l, ok := s.append(recQueue, nil, p)
 	if !ok {
 		return

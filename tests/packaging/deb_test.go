@@ -14,10 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qpidha/qpidha/tests/qpiddtest"
 )
 
 func run(t *testing.T, name string, args ...string) string {
@@ -171,7 +172,7 @@ func startAsUnit(t *testing.T) {
 // launch runs the unit's ExecStart line with /etc/default/qpidd's
 // variables, as user qpidd, its runtime directory made, on a free port,
 // and waits until it listens.
-func launch(t *testing.T) (*exec.Cmd, int, *syncBuilder) {
+func launch(t *testing.T) (*exec.Cmd, int, *qpiddtest.SyncBuffer) {
 	t.Helper()
 	data, err := os.ReadFile("/lib/systemd/system/qpidd.service")
 	if err != nil {
@@ -203,7 +204,7 @@ func launch(t *testing.T) (*exec.Cmd, int, *syncBuilder) {
 	// setpriv execs (runuser would fork): the process is the broker's.
 	cmd := exec.Command("setpriv", "--reuid=qpidd", "--regid=qpidd", "--init-groups", "/bin/sh", "-c", script)
 	t.Cleanup(func() { cmd.Process.Kill() })
-	var log syncBuilder
+	var log qpiddtest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -221,25 +222,6 @@ func launch(t *testing.T) (*exec.Cmd, int, *syncBuilder) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return cmd, port, &log
-}
-
-// syncBuilder is a strings.Builder the process's output may be written to
-// while the test reads it.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // checkBuiltWithGo123: the packages' programs are built with Go 1.23, the

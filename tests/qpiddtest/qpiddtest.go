@@ -67,7 +67,7 @@ type Broker struct {
 	Port    int
 	DataDir string
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	log     *SyncBuffer
 	exited  chan struct{}
 	exitErr error
 }
@@ -109,7 +109,7 @@ func Start(t testing.TB, args ...string) *Broker {
 func (b *Broker) start() {
 	t := b.t
 	t.Helper()
-	b.log = &syncBuffer{}
+	b.log = &SyncBuffer{}
 	b.exited = make(chan struct{})
 	cmd := exec.Command(Bin(t, "qpidd"), b.Args...)
 	cmd.Env = append(os.Environ(), "QPID_LOG_LEVEL=info")
@@ -237,24 +237,25 @@ func Python(ctx context.Context, args ...string) (string, error) {
 // ProtonExample is the path of one of python3-qpid-proton's example programs.
 func ProtonExample(name string) string { return "/usr/share/proton/examples/python/" + name }
 
-type syncBuffer struct {
+// SyncBuffer collects a process's output while a test reads it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) WriteString(p string) {
+func (s *SyncBuffer) WriteString(p string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.b.WriteString(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
