@@ -81,8 +81,8 @@ func TestDeb(t *testing.T) {
 	if out, _ := exec.Command("systemctl", "is-enabled", "qpidd.service").Output(); strings.TrimSpace(string(out)) == "enabled" {
 		t.Error("qpidd.service is enabled")
 	}
-	if out, _ := exec.Command("pgrep", "-x", "qpidd").Output(); len(out) > 0 {
-		t.Errorf("a broker runs after the installation: %s", out)
+	if out, _ := exec.Command("pgrep", "-f", "^/usr/sbin/qpidd").Output(); len(out) > 0 {
+		t.Errorf("the installed broker runs after the installation: %s", out)
 	}
 	if v := run(t, "/usr/sbin/qpidd", "--version"); !strings.Contains(v, "0.14.0") {
 		t.Errorf("qpidd --version: %s", v)
