@@ -401,7 +401,7 @@ func TestErrorsAndExitStatuses(t *testing.T) {
 	ok(t, b, "add", "queue", "q")
 	fails(t, 1, `Error: queue "q" already exists`, "-b", a, "add", "queue", "q")
 	fails(t, 1, "Error: queue \"bad\": qpid.replicate: invalid replication level \"half\"", "-b", a, "add", "queue", "bad", "--argument", "qpid.replicate=half")
-	fails(t, 1, "Error: SASL mechanism SCRAM-SHA-256 is not supported by this tool", "-b", a, "--sasl-mechanism", "SCRAM-SHA-256", "queues")
+	fails(t, 1, "Error: SASL mechanism DIGEST-MD5 is not supported by this tool", "-b", a, "--sasl-mechanism", "DIGEST-MD5", "queues")
 	fails(t, 1, "Error: operation RELOAD-ACL is not supported on org.apache.qpid.broker:broker", "-b", a, "reload-acl")
 
 	// Usage errors: exit 2 with the usage.
