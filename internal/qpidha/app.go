@@ -44,6 +44,7 @@ const (
 	optSASLService    = "sasl-service-name"
 	optSSLCertificate = "ssl-certificate"
 	optSSLKey         = "ssl-key"
+	optSSLCAFile      = "ssl-ca-file"
 	optConfig         = "config"
 )
 
@@ -65,11 +66,12 @@ func flags() []cli.Flag {
 
 		&cli.StringFlag{Name: optBroker, Aliases: []string{"b"}, Usage: "`<address>` of qpidd broker with syntax: [username/password@] hostname | ip-address [:<port>] (default localhost:5672, the port of --config when it has one; also amqp://host:port)", Category: catBroker},
 		&cli.StringFlag{Name: optTimeout, Usage: "Give up if the broker does not respond within `<seconds>`: connecting and each answer; also the connection heartbeat. 0 means wait forever (default 10, or link-heartbeat-interval of --config)", Category: catBroker},
-		&cli.StringFlag{Name: optSASLMechanism, Usage: "SASL `<mech>` for authentication: ANONYMOUS, PLAIN or EXTERNAL (default: PLAIN with a user name, else ANONYMOUS; ha-mechanism of --config)", Category: catBroker},
+		&cli.StringFlag{Name: optSASLMechanism, Usage: "SASL `<mech>` for authentication: SCRAM-SHA-256, PLAIN, ANONYMOUS or EXTERNAL (default: ha-mechanism of --config; else with a user name SCRAM-SHA-256 if the broker offers it, else PLAIN; without one EXTERNAL on TLS with a client certificate if offered, else ANONYMOUS)", Category: catBroker},
 		&cli.StringFlag{Name: optSASLService, Usage: "SASL service `<name>` to use (accepted for compatibility; unused)", Category: catBroker},
 		&cli.StringFlag{Name: optSSLCertificate, Usage: "Client SSL certificate `<cert>` (PEM Format) for ssl: broker addresses", Category: catBroker},
-		&cli.StringFlag{Name: optSSLKey, Usage: "Client SSL private `<key>` (PEM Format)", Category: catBroker},
-		&cli.StringFlag{Name: optConfig, Usage: "Read default connection settings from the broker configuration file `<path/to/qpidd.conf>`: user, password and mechanism from ha-username, ha-password and ha-mechanism (not with auth=no: the broker then offers ANONYMOUS only), the port from port, the timeout from link-heartbeat-interval; QPID_<OPTION> environment variables override its entries and command-line options override both", Category: catBroker},
+		&cli.StringFlag{Name: optSSLKey, Usage: "Client SSL private `<key>` (PEM Format; default: in the certificate's file)", Category: catBroker},
+		&cli.StringFlag{Name: optSSLCAFile, Usage: "PEM `<file>` of the CAs that sign the brokers' certificates, for ssl: broker addresses (default: ssl-ca-file of --config, else the system's)", Category: catBroker},
+		&cli.StringFlag{Name: optConfig, Usage: "Read default connection settings from the broker configuration file `<path/to/qpidd.conf>`: user, password and mechanism from ha-username, ha-password and ha-mechanism (not with auth=no: the broker then offers ANONYMOUS only), the port from port (ssl-port for ssl: addresses), the timeout from link-heartbeat-interval, the CA file from ssl-ca-file and the client certificate from ssl-cert-file and ssl-key-file (unless --ssl-certificate is given); QPID_<OPTION> environment variables override its entries and command-line options override both", Category: catBroker},
 	}
 }
 

@@ -2,7 +2,6 @@ package qpidha
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -97,18 +96,11 @@ func connectionSettings(c *cli.Context, environ []string) (*settings, error) {
 	}
 	s.opts.Timeout = s.timeout
 
-	if cert := c.String(optSSLCertificate); cert != "" {
-		key := c.String(optSSLKey)
-		if key == "" {
-			key = cert
-		}
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			return nil, fmt.Errorf("--ssl-certificate: %v", err)
-		}
-		s.opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}}
-	} else if c.String(optSSLKey) != "" {
+	if c.String(optSSLCertificate) == "" && c.String(optSSLKey) != "" {
 		return nil, usagef("", "missing '--ssl-certificate' (required by '--ssl-key')")
+	}
+	if s.opts.TLSConfig, err = client.ToolTLS(c.String(optSSLCertificate), c.String(optSSLKey), c.String(optSSLCAFile), conf); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
