@@ -413,7 +413,7 @@ func TestTargetAddress(t *testing.T) {
 	conf := filepath.Join(dir, "qpidd.conf")
 	write(t, conf, "port=5999\nha-username=hauser\nha-password=secret\nha-mechanism=PLAIN\n", 0o644)
 	s := &Settings{Config: conf, DataDir: dir, PidFile: filepath.Join(dir, "pid"), Timeout: time.Second}
-	tg, err := s.Target("", cleanEnv())
+	tg, err := s.Target("", tlsFiles{}, cleanEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,19 +421,19 @@ func TestTargetAddress(t *testing.T) {
 		t.Errorf("target %+v", tg)
 	}
 	s.Options = []string{"--port", "6001", "--interface", "127.0.0.2", "--auth", "no"}
-	if tg, err = s.Target("", cleanEnv()); err != nil || tg.url != "127.0.0.2:6001" {
+	if tg, err = s.Target("", tlsFiles{}, cleanEnv()); err != nil || tg.url != "127.0.0.2:6001" {
 		t.Errorf("from QPIDD_OPTIONS: %+v %v", tg, err)
 	}
 	s.Broker = "node1"
-	if tg, err = s.Target("", cleanEnv()); err != nil || tg.url != "node1:6001" {
+	if tg, err = s.Target("", tlsFiles{}, cleanEnv()); err != nil || tg.url != "node1:6001" {
 		t.Errorf("QPID_BROKER without a port: %+v %v", tg, err)
 	}
-	if tg, err = s.Target("u/p@node2:7000", cleanEnv()); err != nil || tg.url != "u/p@node2:7000" || tg.addr != "node2:7000" {
+	if tg, err = s.Target("u/p@node2:7000", tlsFiles{}, cleanEnv()); err != nil || tg.url != "u/p@node2:7000" || tg.addr != "node2:7000" {
 		t.Errorf("-b: %+v %v", tg, err)
 	}
 	s.Options = []string{"--port", "0"}
 	s.Broker = ""
-	if _, err = s.Target("", cleanEnv()); err == nil {
+	if _, err = s.Target("", tlsFiles{}, cleanEnv()); err == nil {
 		t.Error("port 0 without an address: no error")
 	}
 }

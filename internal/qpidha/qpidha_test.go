@@ -58,8 +58,8 @@ func TestPortsGiven(t *testing.T) {
 		"amqp://u:p@host:5/x":              {true},
 		"amqps://[::1]":                    {false},
 	} {
-		if got := portsGiven(in); !reflect.DeepEqual(got, want) {
-			t.Errorf("portsGiven(%q) = %v, want %v", in, got, want)
+		if got := client.PortsGiven(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("PortsGiven(%q) = %v, want %v", in, got, want)
 		}
 	}
 }

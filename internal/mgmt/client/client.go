@@ -486,3 +486,64 @@ func toInt(v any) (int64, bool) {
 	}
 	return 0, false
 }
+
+// PortsGiven reports, for each address of a broker URL (see Dial), whether
+// it names its port: a tool's --config port applies to those that do not.
+func PortsGiven(s string) []bool {
+	s = strings.TrimSpace(s)
+	for _, scheme := range []string{"amqp://", "amqps://"} {
+		if rest, ok := strings.CutPrefix(s, scheme); ok {
+			if i := strings.IndexAny(rest, "/?"); i >= 0 {
+				rest = rest[:i]
+			}
+			if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+				rest = rest[at+1:]
+			}
+			_, _, err := net.SplitHostPort(rest)
+			return []bool{err == nil}
+		}
+	}
+	rest := strings.TrimPrefix(s, "amqp:")
+	if at := strings.IndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	var out []bool
+	for _, item := range strings.Split(rest, ",") {
+		for _, scheme := range []string{"tcp:", "ssl:"} {
+			item = strings.TrimPrefix(item, scheme)
+		}
+		if strings.HasPrefix(item, "[") {
+			out = append(out, strings.Contains(item, "]:"))
+		} else {
+			out = append(out, strings.Contains(item, ":"))
+		}
+	}
+	return out
+}
+
+// FormatURL is the URL Dial takes for addresses and credentials. The
+// original tools' form (user/password@host,...) cannot carry a password
+// with '@'; the amqp:// form, for one address, one with '/' or '?'.
+func FormatURL(addrs []Address, user, password string) (string, error) {
+	var list []string
+	for _, a := range addrs {
+		if a.TLS {
+			list = append(list, "ssl:"+a.HostPort())
+		} else {
+			list = append(list, a.HostPort())
+		}
+	}
+	switch {
+	case user == "":
+		return strings.Join(list, ","), nil
+	case !strings.ContainsAny(user, "/:@") && !strings.Contains(password, "@"):
+		return user + "/" + password + "@" + strings.Join(list, ","), nil
+	case len(addrs) == 1 && !strings.ContainsAny(user, ":@/?") && !strings.ContainsAny(password, "/?"):
+		scheme := "amqp://"
+		if addrs[0].TLS {
+			scheme = "amqps://"
+		}
+		return scheme + user + ":" + password + "@" + addrs[0].HostPort(), nil
+	}
+	return "", errors.New("the user name or password holds characters a broker address cannot carry")
+}
