@@ -126,27 +126,29 @@ func (h *handler) HandleEvent(c *driver.Conn, e amqp.Event) {
 				what = "reply queue"
 			}
 			h.fail(fmt.Errorf("%s: %w", what, err))
-		} else {
-			h.fail(errClosed)
 		}
-		eng.Close(nil)
+		h.closed(eng, nil)
 	case amqp.EventSessionEnd:
-		if err := e.Session.RemoteError(); err != nil {
-			h.fail(err)
-		} else {
-			h.fail(errClosed)
-		}
-		eng.Close(nil)
+		h.closed(eng, e.Session.RemoteError())
 	case amqp.EventConnectionClose:
-		if err := eng.RemoteError(); err != nil {
-			h.fail(err)
-		} else {
-			h.fail(errClosed)
-		}
-		eng.Close(nil)
+		h.closed(eng, nil)
 	case amqp.EventTransportClosed:
 		h.fail(transportError(eng.Err()))
 	}
+}
+
+// closed ends the connection after the broker detached a link, ended the
+// session or closed the connection, failing with the most telling reason:
+// the endpoint's error, else the connection's (a broker closing detaches
+// the links first, then says why), else the transport's end.
+func (h *handler) closed(eng *amqp.Connection, e *types.Error) {
+	switch {
+	case e != nil:
+		h.fail(e)
+	case eng.RemoteError() != nil:
+		h.fail(eng.RemoteError())
+	} // else the transport's end says it
+	eng.Close(nil)
 }
 
 func (h *handler) Writable(*driver.Conn) {}
