@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -396,4 +397,54 @@ func TestAuthentication(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestSCRAM: qpid-ha authenticates with SCRAM-SHA-256 by default when it
+// has credentials (of -b or of --config without ha-mechanism) and the
+// broker offers it, and when asked to; a tap between it and the broker
+// sees the SCRAM exchange and never the password.
+func TestSCRAM(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "qpidd.users")
+	db, err := auth.Open(users, "QPID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Add("admin", "s3cret-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c := qpiddtest.StartCluster(t, 1, "--auth", "yes", "--auth-database", users,
+		"--ha-username", "admin", "--ha-password", "s3cret-pw")
+	b := c.Brokers[0]
+	tap := qpiddtest.StartTap(t, b.Addr())
+	scram := func(what string) {
+		t.Helper()
+		sent := tap.Sent()
+		if !bytes.Contains(sent, []byte("SCRAM-SHA-256")) || !bytes.Contains(sent, []byte("n,,n=admin,r=")) {
+			t.Errorf("%s: no SCRAM-SHA-256 exchange on the wire: %q", what, sent)
+		}
+		if bytes.Contains(sent, []byte("s3cret-pw")) {
+			t.Errorf("%s: the password crossed the wire", what)
+		}
+		tap.Reset()
+	}
+	if r := want(t, 0, "status", "-b", "admin/s3cret-pw@"+tap.Addr()); r.stdout != "joining\n" {
+		t.Fatalf("status: %s", r)
+	}
+	scram("by default")
+	want(t, 0, "ping", "-b", "amqp://admin:s3cret-pw@"+tap.Addr(), "--sasl-mechanism", "SCRAM-SHA-256")
+	scram("--sasl-mechanism SCRAM-SHA-256")
+	_, port, _ := net.SplitHostPort(tap.Addr())
+	conf := filepath.Join(t.TempDir(), "qpidd.conf")
+	if err := os.WriteFile(conf, []byte("port="+port+"\nauth=yes\nha-cluster=yes\nha-username=admin\nha-password=s3cret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want(t, 0, "query", "--config", conf)
+	scram("--config")
+
+	failure(t, qpidHA(t, "status", "-b", "admin/wrong@"+b.Addr()), "cannot connect to "+b.Addr()+": authentication failed (SCRAM-SHA-256): check the user name and password")
+	failure(t, run(t, []string{"QPID_HA_PASSWORD=wrong"}, "ping", "--config", conf), "authentication failed (SCRAM-SHA-256)")
+	failure(t, qpidHA(t, "status", "-b", b.Addr(), "--sasl-mechanism", "DIGEST-MD5"), "SASL mechanism DIGEST-MD5 is not supported by this tool")
 }
