@@ -73,6 +73,9 @@ type Options struct {
 	ConnectionLimitPerIP           int    // connection-limit-per-ip
 	MaxQueuesPerUser               int    // max-queues-per-user
 	SSLPort                        int    // ssl-port
+	SSLCertFile                    string // ssl-cert-file
+	SSLKeyFile                     string // ssl-key-file
+	SSLCAFile                      string // ssl-ca-file
 	SSLCertDB                      string // ssl-cert-db
 	SSLCertName                    string // ssl-cert-name ("" = host name)
 	SSLCertPasswordFile            string // ssl-cert-password-file
@@ -344,6 +347,15 @@ var options = []*option{
 	{name: "ssl-port", kind: kindInt, arg: "PORT", def: "5671", max: 65535, group: groupSecurity,
 		help:  "Listen for TLS (amqps) connections on PORT",
 		field: func(o *Options) any { return &o.SSLPort }},
+	{name: "ssl-cert-file", kind: kindString, arg: "FILE", group: groupSecurity,
+		help:  "PEM certificate (chain) of the broker, for its TLS listener (ssl-port) and its own links to HA peers",
+		field: func(o *Options) any { return &o.SSLCertFile }},
+	{name: "ssl-key-file", kind: kindString, arg: "FILE", group: groupSecurity,
+		help:  "Unencrypted PEM private key of ssl-cert-file; keep it 0640 root:qpidd",
+		field: func(o *Options) any { return &o.SSLKeyFile }},
+	{name: "ssl-ca-file", kind: kindString, arg: "FILE", group: groupSecurity,
+		help:  "PEM certificates of the CAs that sign client and peer certificates; trusted by TLS clients of this file too (qpid-ha, qpid-config, qpidd-primary)",
+		field: func(o *Options) any { return &o.SSLCAFile }},
 	{name: "ssl-cert-db", kind: kindString, arg: "PATH", group: groupSecurity,
 		help:  "Directory of the certificate database",
 		field: func(o *Options) any { return &o.SSLCertDB }},

@@ -3,7 +3,6 @@ package ha
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"time"
 
@@ -99,10 +98,8 @@ func (b *backup) replicateFrom(addr string) error {
 	if err != nil {
 		return err
 	}
-	host, _, _ := net.SplitHostPort(addr)
 	cfg := amqp.Config{
 		ContainerID:  b.m.BrokerID(),
-		Hostname:     host,
 		SASLClient:   mech,
 		IdleTimeout:  b.m.cfg.HeartbeatInterval,
 		MaxFrameSize: 1 << 20,
@@ -117,7 +114,7 @@ func (b *backup) replicateFrom(addr string) error {
 	// and try the next address (see connectContext).
 	ctx, cancel := context.WithTimeout(b.stopped, b.m.cfg.HeartbeatInterval)
 	dctx, dcancel := connectContext(ctx, addr)
-	dc, done, err := driver.Dial(dctx, addr, cfg, r)
+	dc, done, err := b.m.dial(dctx, addr, cfg, r)
 	dcancel()
 	cancel()
 	if err != nil {

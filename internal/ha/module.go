@@ -16,23 +16,27 @@ import (
 	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/ha/core"
+	"github.com/qpidha/qpidha/internal/tlsconfig"
 )
 
 // Config is the HA part of a broker's options.
 type Config struct {
 	Cluster          bool     // ha-cluster
 	QueueReplication bool     // ha-queue-replication
-	Brokers          []string // ha-brokers-url addresses, host:port
+	Brokers          []string // ha-brokers-url addresses: host:port, ssl:host:port (PeerAddress)
 	PublicURL        string   // ha-public-url, shown by qpid-ha query
 	Replicate        string   // ha-replicate: none|configuration|all
 	// Credentials backups use to connect to the primary.
 	Username, Password, Mechanism string
-	BackupTimeout                 time.Duration // ha-backup-timeout
-	FlowMessages                  int           // ha-flow-messages
-	MinReadyBackups               int           // ha-min-ready-backups
-	MaintenanceInterval           time.Duration // link-maintenance-interval
-	HeartbeatInterval             time.Duration // link-heartbeat-interval
-	LagTimeout                    time.Duration // ha-backup-lag-timeout (0: twice HeartbeatInterval)
+	// TLS has the CA that verifies ssl: peers (nil: the system's roots)
+	// and the certificate this broker presents to them.
+	TLS                 *tlsconfig.Store
+	BackupTimeout       time.Duration // ha-backup-timeout
+	FlowMessages        int           // ha-flow-messages
+	MinReadyBackups     int           // ha-min-ready-backups
+	MaintenanceInterval time.Duration // link-maintenance-interval
+	HeartbeatInterval   time.Duration // link-heartbeat-interval
+	LagTimeout          time.Duration // ha-backup-lag-timeout (0: twice HeartbeatInterval)
 	// DataDir holds the persistent HA state ("" keeps it in memory).
 	DataDir string
 	// Store is the broker's durable store (nil: none). A backup stores
