@@ -87,8 +87,12 @@ type Module struct {
 	position Position  // a backup's: the primary's position it applied
 	replicas map[string]*replicaQueue
 	barriers map[core.BarrierID]*broker.Hold // memberships the streams must acknowledge
-	streams  map[core.StreamID]*stream
-	streamID core.StreamID
+	// linkError is why this backup cannot replicate from the primary when
+	// the cause is its own configuration (credentials, TLS), nil once it
+	// replicates: status shows it so an administrator need not guess.
+	linkError atomic.Pointer[string]
+	streams   map[core.StreamID]*stream
+	streamID  core.StreamID
 	// lostPending are parties of streams that ended, which every new
 	// message waits for until the core has heard of their end.
 	lostPending uint64
