@@ -125,6 +125,9 @@ func TestTLSClients(t *testing.T) {
 	dave := p.ca.Issue(t, testpki.Spec{Name: "dave", Client: true})
 	erin := p.ca.Issue(t, testpki.Spec{Name: "erin", Client: true})
 	local := "localhost:" + strconv.Itoa(b.TLSPort)
+	if !strings.Contains(b.Log(), "auth is on and plain TCP port") {
+		t.Errorf("no warning of PLAIN over the open plain port:\n%s", b.Log())
+	}
 
 	t.Run("proton PLAIN, peer name verified", func(t *testing.T) {
 		// Proton matches the host name against the certificate's DNS
