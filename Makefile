@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin
 # The oldest toolchain we support: EL6 (kernel 2.6.32) needs binaries from Go <= 1.23.
 GO123   := go1.23.12
 # Fuzz targets: package and function.
-FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse ./internal/mgmt:FuzzHandle ./internal/store:FuzzRecover
+FUZZ_TARGETS := ./internal/amqp/types:FuzzDecodeValue ./internal/amqp/frame:FuzzParseFrame ./internal/amqp:FuzzServerEngine ./internal/amqp/message:FuzzParse ./internal/mgmt:FuzzHandle ./internal/store:FuzzRecover ./internal/amqp/sasl:FuzzPlainServer ./internal/amqp/sasl:FuzzExternalServer ./internal/auth:FuzzSCRAMServer ./internal/acl:FuzzParse
 FUZZTIME ?= 10m
 
 .PHONY: help setup build run broker test vet unit interop e2e-race fuzz-smoke fuzz go123 bench install clean ha-sim packages deb rpm package-test

@@ -4,9 +4,13 @@
 package amqpserver
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -26,6 +30,13 @@ type Config struct {
 	// SASL offers mechanisms; RequireSASL refuses clients that skip SASL.
 	SASL        sasl.Server
 	RequireSASL bool
+	// SASLFor, if set, gives the mechanisms offered on one connection
+	// instead of SASL (EXTERNAL for a client certificate).
+	SASLFor func(Security) sasl.Server
+	// RequireEncryption refuses connections without TLS: they are offered
+	// ANONYMOUS only, so no password crosses them, and their open is
+	// answered with amqp:unauthorized-access saying why.
+	RequireEncryption bool
 	// IdleTimeout is advertised to clients; a silent client is closed after
 	// twice that.
 	IdleTimeout time.Duration
@@ -56,8 +67,11 @@ type Server struct {
 	mu        sync.Mutex
 	listeners []net.Listener
 	conns     map[*conn]struct{}
-	closing   bool
-	wg        sync.WaitGroup
+	pending   map[net.Conn]struct{} // in their TLS handshake
+	// tlsPort is the TLS port a refusal under RequireEncryption names.
+	tlsPort atomic.Int32
+	closing bool
+	wg      sync.WaitGroup
 }
 
 // New returns a server.
@@ -77,15 +91,34 @@ func New(cfg Config) *Server {
 	if cfg.SASL == nil {
 		cfg.SASL = sasl.Mechanisms{sasl.Anonymous: sasl.NewAnonymous}
 	}
-	return &Server{cfg: cfg, log: cfg.Log, conns: map[*conn]struct{}{}}
+	return &Server{cfg: cfg, log: cfg.Log, conns: map[*conn]struct{}{}, pending: map[net.Conn]struct{}{}}
+}
+
+// Security is what the transport of a connection established.
+type Security struct {
+	// Encrypted is true for a TLS connection.
+	Encrypted bool
+	// PeerCertificate is the client's verified certificate, nil if none.
+	PeerCertificate *x509.Certificate
 }
 
 // Listen starts serving on addr (host:port; port 0 picks a free one) and
 // returns the address it listens on.
 func (s *Server) Listen(addr string) (net.Addr, error) {
+	return s.ListenTLS(addr, nil)
+}
+
+// ListenTLS is Listen for TLS connections with tc (nil: plain TCP). The
+// TLS handshake runs on the connection's goroutine, within the handshake
+// time limit.
+func (s *Server) ListenTLS(addr string, tc *tls.Config) (net.Addr, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if tc != nil {
+		s.tlsPort.CompareAndSwap(0, int32(l.Addr().(*net.TCPAddr).Port))
+		l = tls.NewListener(l, tc)
 	}
 	s.mu.Lock()
 	if s.closing {
@@ -111,28 +144,46 @@ func (s *Server) accept(l net.Listener) {
 			}
 			return
 		}
-		if tc, ok := nc.(*net.TCPConn); ok {
+		tcp := nc
+		if t, ok := nc.(*tls.Conn); ok {
+			tcp = t.NetConn()
+		}
+		if tc, ok := tcp.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
 		s.serve(nc)
 	}
 }
 
-// serve runs one connection on its own goroutine.
+// serve runs one connection on its own goroutine: its TLS handshake if it
+// is a TLS connection, then its engine.
 func (s *Server) serve(nc net.Conn) {
-	c := newConn(s, nc)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		nc.Close()
 		return
 	}
-	s.conns[c] = struct{}{}
+	s.pending[nc] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		err := c.dc.Run()
+		sec, err := s.handshake(nc)
+		s.mu.Lock()
+		delete(s.pending, nc)
+		if err == nil && s.closing {
+			err = errors.New("server is shutting down")
+		}
+		if err != nil {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		c := newConn(s, nc, sec)
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		err = c.dc.Run()
 		c.log.WithError(err).Debug("connection ended")
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -160,6 +211,9 @@ func (s *Server) Shutdown(timeout time.Duration) {
 	for _, l := range s.listeners {
 		l.Close()
 	}
+	for nc := range s.pending {
+		nc.Close()
+	}
 	for c := range s.conns {
 		c.forceClose("broker shutting down")
 	}
@@ -173,8 +227,42 @@ func (s *Server) Shutdown(timeout time.Duration) {
 	}
 }
 
+// handshake completes a TLS connection's handshake within the handshake
+// time limit; a failure (an untrusted or missing client certificate, a
+// client that does not trust ours, plain AMQP on the TLS port) is logged
+// with its reason.
+func (s *Server) handshake(nc net.Conn) (Security, error) {
+	t, ok := nc.(*tls.Conn)
+	if !ok {
+		return Security{}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.engineConfig(nil, Security{}).HandshakeTimeout)
+	defer cancel()
+	if err := t.HandshakeContext(ctx); err != nil {
+		s.log.WithField("remote", nc.RemoteAddr().String()).WithError(err).Info("TLS handshake failed")
+		return Security{}, err
+	}
+	sec := Security{Encrypted: true}
+	if certs := t.ConnectionState().PeerCertificates; len(certs) > 0 {
+		sec.PeerCertificate = certs[0] // verified by the handshake
+	}
+	return sec, nil
+}
+
+// saslFor is the SASL server of a connection.
+func (s *Server) saslFor(sec Security) sasl.Server {
+	if s.cfg.RequireEncryption && !sec.Encrypted {
+		// Nothing secret may cross: the open is then refused (conn.go).
+		return sasl.Mechanisms{sasl.Anonymous: sasl.NewAnonymous}
+	}
+	if s.cfg.SASLFor != nil {
+		return s.cfg.SASLFor(sec)
+	}
+	return s.cfg.SASL
+}
+
 // engineConfig is the AMQP engine configuration for accepted connections.
-func (s *Server) engineConfig(log *logrus.Entry) amqp.Config {
+func (s *Server) engineConfig(log *logrus.Entry, sec Security) amqp.Config {
 	var trace func(bool, uint16, types.Composite, int)
 	if s.log.IsLevelEnabled(logrus.TraceLevel) {
 		// log-level trace shows every frame, as the original's trace+ did.
@@ -193,7 +281,7 @@ func (s *Server) engineConfig(log *logrus.Entry) amqp.Config {
 		IdleTimeout:      s.cfg.IdleTimeout,
 		MaxMessageSize:   s.cfg.MaxMessageSize,
 		HandshakeTimeout: 30 * time.Second,
-		SASLServer:       s.cfg.SASL,
+		SASLServer:       s.saslFor(sec),
 		RequireSASL:      s.cfg.RequireSASL,
 		// Links with no target address route each message by its "to".
 		OfferedCapabilities: []types.Symbol{"ANONYMOUS-RELAY"},

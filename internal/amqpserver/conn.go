@@ -3,6 +3,7 @@ package amqpserver
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ type conn struct {
 	dc  *driver.Conn
 	log *logrus.Entry
 	id  string // owner of this connection's exclusive queues
+	sec Security
 
 	info      atomic.Pointer[ConnInfo]
 	admitted  Admission
@@ -68,15 +70,16 @@ type producer struct {
 	held       uint32        // accepted deliveries waiting for their holds
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn, sec Security) *conn {
 	c := &conn{
 		srv:       s,
+		sec:       sec,
 		log:       s.log.WithField("remote", nc.RemoteAddr().String()),
 		id:        "conn-" + itoa(connIDs.Add(1)),
 		consumers: map[*amqp.Link]*consumer{},
 	}
 	c.ext = Conn{c}
-	c.dc = driver.New(nc, amqp.NewServer(s.engineConfig(c.log)), c)
+	c.dc = driver.New(nc, amqp.NewServer(s.engineConfig(c.log, sec)), c)
 	return c
 }
 
@@ -104,6 +107,11 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			c.log = c.log.WithField("user", id)
 		}
 		c.opened()
+		if refusal := c.requireEncryption(); refusal != nil {
+			c.log.WithField("reason", refusal).Info("connection refused")
+			eng.Close(refusal)
+			return
+		}
 		if refusal := c.admitACL(); refusal != nil {
 			c.log.WithField("reason", refusal).Info("connection refused")
 			eng.Close(refusal)
@@ -166,6 +174,19 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			c.log.WithError(err).Debug("transport closed")
 		}
 	}
+}
+
+// requireEncryption refuses a connection without TLS under
+// require-encryption.
+func (c *conn) requireEncryption() *types.Error {
+	if !c.srv.cfg.RequireEncryption || c.sec.Encrypted {
+		return nil
+	}
+	where := "with TLS (amqps://)"
+	if p := c.srv.tlsPort.Load(); p > 0 {
+		where = fmt.Sprintf("with TLS (amqps://) to port %d", p)
+	}
+	return types.NewError(types.CondUnauthorizedAccess, "this broker accepts only encrypted connections (require-encryption): connect %s", where)
 }
 
 // Writable implements driver.Handler: resume sending after congestion.

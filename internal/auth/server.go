@@ -1,6 +1,10 @@
 package auth
 
-import "github.com/qpidha/qpidha/internal/amqp/sasl"
+import (
+	"fmt"
+
+	"github.com/qpidha/qpidha/internal/amqp/sasl"
+)
 
 // NewServer returns the SASL server of the broker: SCRAM-SHA-256 and PLAIN,
 // both checking against db, and ANONYMOUS too when allowAnonymous (auth=no).
@@ -47,4 +51,34 @@ func (q *qualified) Identity() string {
 		return ""
 	}
 	return q.db.Qualify(id)
+}
+
+// WithExternal returns the mechanisms of base (nil: none) with EXTERNAL
+// first, for a connection whose TLS client certificate authenticated it as
+// identity: with a certificate, a client needs no password.
+func WithExternal(base sasl.Server, identity string) sasl.Server {
+	return withExternal{base: base, identity: identity}
+}
+
+type withExternal struct {
+	base     sasl.Server
+	identity string
+}
+
+func (w withExternal) Mechanisms() []string {
+	ms := []string{sasl.External}
+	if w.base != nil {
+		ms = append(ms, w.base.Mechanisms()...)
+	}
+	return ms
+}
+
+func (w withExternal) Start(name string) (sasl.ServerMechanism, error) {
+	if name == sasl.External {
+		return sasl.NewExternal(w.identity), nil
+	}
+	if w.base == nil {
+		return nil, fmt.Errorf("%w: mechanism %q is not offered on this connection", sasl.ErrAuth, name)
+	}
+	return w.base.Start(name)
 }

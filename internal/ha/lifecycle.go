@@ -280,6 +280,9 @@ func ClientMechanism(mech, user, password string) (sasl.ClientMechanism, error) 
 		return sasl.ClientPlain(user, password), nil
 	case auth.SCRAMSHA256:
 		return auth.NewSCRAMClient(user, password), nil
+	case sasl.External:
+		// The identity is this broker's certificate's (ssl: peers only).
+		return sasl.ClientExternal(), nil
 	}
-	return nil, fmt.Errorf("ha-mechanism %q is not supported (ANONYMOUS, PLAIN or SCRAM-SHA-256)", mech)
+	return nil, fmt.Errorf("ha-mechanism %q is not supported (ANONYMOUS, PLAIN, SCRAM-SHA-256 or EXTERNAL)", mech)
 }

@@ -16,23 +16,27 @@ import (
 	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/broker"
 	"github.com/qpidha/qpidha/internal/ha/core"
+	"github.com/qpidha/qpidha/internal/tlsconfig"
 )
 
 // Config is the HA part of a broker's options.
 type Config struct {
 	Cluster          bool     // ha-cluster
 	QueueReplication bool     // ha-queue-replication
-	Brokers          []string // ha-brokers-url addresses, host:port
+	Brokers          []string // ha-brokers-url addresses: host:port, ssl:host:port (PeerAddress)
 	PublicURL        string   // ha-public-url, shown by qpid-ha query
 	Replicate        string   // ha-replicate: none|configuration|all
 	// Credentials backups use to connect to the primary.
 	Username, Password, Mechanism string
-	BackupTimeout                 time.Duration // ha-backup-timeout
-	FlowMessages                  int           // ha-flow-messages
-	MinReadyBackups               int           // ha-min-ready-backups
-	MaintenanceInterval           time.Duration // link-maintenance-interval
-	HeartbeatInterval             time.Duration // link-heartbeat-interval
-	LagTimeout                    time.Duration // ha-backup-lag-timeout (0: twice HeartbeatInterval)
+	// TLS has the CA that verifies ssl: peers (nil: the system's roots)
+	// and the certificate this broker presents to them.
+	TLS                 *tlsconfig.Store
+	BackupTimeout       time.Duration // ha-backup-timeout
+	FlowMessages        int           // ha-flow-messages
+	MinReadyBackups     int           // ha-min-ready-backups
+	MaintenanceInterval time.Duration // link-maintenance-interval
+	HeartbeatInterval   time.Duration // link-heartbeat-interval
+	LagTimeout          time.Duration // ha-backup-lag-timeout (0: twice HeartbeatInterval)
 	// DataDir holds the persistent HA state ("" keeps it in memory).
 	DataDir string
 	// Store is the broker's durable store (nil: none). A backup stores
@@ -83,8 +87,12 @@ type Module struct {
 	position Position  // a backup's: the primary's position it applied
 	replicas map[string]*replicaQueue
 	barriers map[core.BarrierID]*broker.Hold // memberships the streams must acknowledge
-	streams  map[core.StreamID]*stream
-	streamID core.StreamID
+	// linkError is why this backup cannot replicate from the primary when
+	// the cause is its own configuration (credentials, TLS), nil once it
+	// replicates: status shows it so an administrator need not guess.
+	linkError atomic.Pointer[string]
+	streams   map[core.StreamID]*stream
+	streamID  core.StreamID
 	// lostPending are parties of streams that ended, which every new
 	// message waits for until the core has heard of their end.
 	lostPending uint64

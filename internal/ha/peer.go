@@ -50,7 +50,18 @@ func (m *Module) Status() map[string]any {
 		"replicate":         m.cfg.Replicate,
 		"position":          pos.String(),
 		"storeHealth":       healthText(m.storeHealth()),
+		"linkError":         m.LinkError(),
 	}
+}
+
+// LinkError is why this backup cannot replicate from the primary, if its
+// own settings are the cause (a wrong ha-username or ha-password, a
+// certificate not trusted): "" otherwise.
+func (m *Module) LinkError() string {
+	if e := m.linkError.Load(); e != nil {
+		return *e
+	}
+	return ""
 }
 
 func healthText(err error) string {
@@ -139,7 +150,7 @@ const peerConnectTimeout = 100 * time.Millisecond
 // its lookup may take longer than a SYN's answer, and Go tries the
 // addresses it resolves to in turn.
 func connectContext(ctx context.Context, addr string) (context.Context, context.CancelFunc) {
-	if host, _, err := net.SplitHostPort(addr); err == nil && net.ParseIP(host) != nil {
+	if net.ParseIP(peerHost(addr)) != nil {
 		return context.WithTimeout(ctx, peerConnectTimeout)
 	}
 	return context.WithCancel(ctx)
@@ -153,18 +164,16 @@ func (m *Module) request(ctx context.Context, addr, op, typ string, attrs map[st
 	if err != nil {
 		return nil, err
 	}
-	host, _, _ := net.SplitHostPort(addr)
 	deadline, _ := ctx.Deadline()
 	rq := &requester{op: op, typ: typ, attrs: attrs, done: make(chan struct{})}
 	cfg := amqp.Config{
 		ContainerID:      "qpid-ha-check-" + m.BrokerID()[:8] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		Hostname:         host,
 		SASLClient:       mech,
 		HandshakeTimeout: time.Until(deadline),
 		Properties:       types.Map{{Key: types.Symbol(amqpserver.AdminProperty), Value: true}},
 	}
 	dctx, cancel := connectContext(ctx, addr)
-	dc, done, err := driver.Dial(dctx, addr, cfg, rq)
+	dc, done, err := m.dial(dctx, addr, cfg, rq)
 	cancel()
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"time"
 
@@ -61,7 +60,7 @@ func (m *Module) StartReplica(queue, source string) error {
 	}
 	var addrs []string
 	for _, a := range u.Addrs {
-		addrs = append(addrs, a.HostPort())
+		addrs = append(addrs, PeerAddress(a))
 	}
 	m.mu.Lock()
 	if m.replicas == nil {
@@ -122,7 +121,7 @@ func (m *Module) learnReplica(queue, source string, stop bool) {
 	}
 	var addrs []string
 	for _, a := range u.Addrs {
-		addrs = append(addrs, a.HostPort())
+		addrs = append(addrs, PeerAddress(a))
 	}
 	m.replicas[queue] = &replicaQueue{m: m, queue: queue, source: source, addrs: addrs,
 		log:  m.log.WithFields(logrus.Fields{"replica": queue, "source": source}),
@@ -167,10 +166,8 @@ func (r *replicaQueue) replicateFrom(addr string) error {
 	if err != nil {
 		return err
 	}
-	host, _, _ := net.SplitHostPort(addr)
 	cfg := amqp.Config{
 		ContainerID:      "qpid-ha-replica-" + r.m.BrokerID()[:8] + "-" + r.queue,
-		Hostname:         host,
 		SASLClient:       mech,
 		IdleTimeout:      r.m.cfg.HeartbeatInterval,
 		HandshakeTimeout: r.m.cfg.HeartbeatInterval,
@@ -179,7 +176,7 @@ func (r *replicaQueue) replicateFrom(addr string) error {
 	}
 	h := &queueReplicator{r: r}
 	ctx, cancel := context.WithTimeout(context.Background(), r.m.cfg.HeartbeatInterval)
-	dc, done, err := driver.Dial(ctx, addr, cfg, h)
+	dc, done, err := r.m.dial(ctx, addr, cfg, h)
 	cancel()
 	if err != nil {
 		return err

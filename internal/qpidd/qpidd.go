@@ -4,10 +4,13 @@
 package qpidd
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/qpidha/qpidha/internal/acl"
+	"github.com/qpidha/qpidha/internal/amqp/sasl"
 	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/broker"
@@ -25,19 +29,23 @@ import (
 	"github.com/qpidha/qpidha/internal/mgmt"
 	"github.com/qpidha/qpidha/internal/store"
 	"github.com/qpidha/qpidha/internal/store/vfs"
+	"github.com/qpidha/qpidha/internal/tlsconfig"
 )
 
 // Broker is a running qpidd: its broker model and servers.
 type Broker struct {
-	opts   *config.Options
-	log    *logrus.Logger
-	broker *broker.Broker
-	server *amqpserver.Server
-	ha     *ha.Module   // nil without ha-cluster or ha-queue-replication
-	store  *store.Store // nil without a store directory
-	users  *auth.DB     // nil with auth=no
-	acl    *amqpserver.AccessControl
-	addrs  []net.Addr
+	opts     *config.Options
+	log      *logrus.Logger
+	broker   *broker.Broker
+	server   *amqpserver.Server
+	ha       *ha.Module   // nil without ha-cluster or ha-queue-replication
+	store    *store.Store // nil without a store directory
+	users    *auth.DB     // nil with auth=no
+	acl      *amqpserver.AccessControl
+	tls      *tlsconfig.Store // nil without TLS files
+	listen   listening
+	addrs    []net.Addr // plain TCP listeners
+	tlsAddrs []net.Addr // TLS listeners
 	// fatal is why the broker stopped itself (a stale primary), if it did:
 	// the process then exits 1, so a supervisor sees a failure.
 	fatal *atomic.Pointer[string]
@@ -83,6 +91,14 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 	if err != nil {
 		return nil, err
 	}
+	listen, err := listenPlan(opts)
+	if err != nil {
+		return nil, err
+	}
+	tlsFiles, err := loadTLS(opts, log)
+	if err != nil {
+		return nil, err
+	}
 	fatal := new(atomic.Pointer[string])
 	stopSelf := func(reason string) {
 		// The process shuts down (closing clients with
@@ -117,7 +133,7 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 	var users *auth.DB
 	var haMod *ha.Module
 	if opts.HACluster || opts.HAQueueReplication {
-		if haMod, err = newHA(opts, b, st, log, scfg.ACL.AdminAllowed, stopSelf); err != nil {
+		if haMod, err = newHA(opts, b, st, tlsFiles, log, scfg.ACL.AdminAllowed, stopSelf); err != nil {
 			closeStore(st)
 			return nil, err
 		}
@@ -144,17 +160,113 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		}
 		scfg.SASL = auth.NewServer(db, false)
 		scfg.RequireSASL = true
+		scfg.SASLFor = externalSASL(scfg.SASL, db, opts.SSLSASLNoDict)
 		users = db
+		if listen.tcp && !opts.RequireEncryption {
+			log.Warnf("auth is on and plain TCP port %d is open: PLAIN sends passwords readable on the network there; "+
+				"use SCRAM-SHA-256 or TLS (ssl-port) clients, or close it with require-encryption or listen-disable tcp", opts.Port)
+		}
 	} else {
 		scfg.SASL = auth.NewServer(nil, true)
 	}
+	scfg.RequireEncryption = opts.RequireEncryption
 	srv := amqpserver.New(scfg)
 	agent.SetServer(srv)
 	if haMod != nil {
 		haMod.SetServer(srv)
 		haMod.RegisterManagement(agent)
 	}
-	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod, store: st, users: users, acl: scfg.ACL, fatal: fatal}, nil
+	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod, store: st, users: users, acl: scfg.ACL,
+		tls: tlsFiles, listen: listen, fatal: fatal}, nil
+}
+
+// listening says which listeners a broker opens.
+type listening struct {
+	tcp bool // plain AMQP on port
+	tls bool // AMQPS on ssl-port
+}
+
+// listenPlan checks the transport options: listen-disable's values, TLS
+// options without a certificate, and a broker left with no listener or
+// with one that refuses everyone.
+func listenPlan(opts *config.Options) (listening, error) {
+	l := listening{tcp: true, tls: opts.SSLCertFile != ""}
+	for _, t := range opts.ListenDisable {
+		switch strings.ToLower(t) {
+		case "tcp":
+			l.tcp = false
+		case "ssl":
+			l.tls = false
+		default:
+			return l, fmt.Errorf("listen-disable %q: expected tcp or ssl", t)
+		}
+	}
+	given := func(name string) bool {
+		src := opts.Source(name)
+		return src != "" && src != "default"
+	}
+	switch {
+	case opts.SSLCertFile == "" && given("ssl-port"):
+		return l, fmt.Errorf("ssl-port %d needs the broker's certificate: give ssl-cert-file and ssl-key-file (PEM files; README: TLS)", opts.SSLPort)
+	case opts.SSLRequireClientAuthentication && !l.tls:
+		return l, errors.New("ssl-require-client-authentication needs a TLS listener: give ssl-cert-file, ssl-key-file and ssl-ca-file")
+	case opts.SSLSASLNoDict && !l.tls:
+		return l, errors.New("ssl-sasl-no-dict applies to TLS connections, and there is no TLS listener: give ssl-cert-file and ssl-key-file")
+	case !l.tcp && !l.tls:
+		return l, errors.New("nothing to listen on: listen-disable tcp leaves only TLS, which needs ssl-cert-file and ssl-key-file")
+	case opts.RequireEncryption && !l.tls:
+		return l, errors.New("require-encryption refuses every plain connection, and there is no TLS listener: give ssl-cert-file and ssl-key-file")
+	}
+	return l, nil
+}
+
+// loadTLS reads the TLS files (nil without any) and logs what an
+// administrator should know about them.
+func loadTLS(opts *config.Options, log *logrus.Logger) (*tlsconfig.Store, error) {
+	files := tlsconfig.Files{Cert: opts.SSLCertFile, Key: opts.SSLKeyFile, CA: opts.SSLCAFile}
+	if files == (tlsconfig.Files{}) {
+		return nil, nil
+	}
+	st, err := tlsconfig.Load(files)
+	if err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	for _, w := range st.Warnings(time.Now()) {
+		log.Warn("TLS: " + w)
+	}
+	return st, nil
+}
+
+// externalSASL offers EXTERNAL on TLS connections whose client presented a
+// verified certificate, as the certificate's user (CN, "@" and its DC
+// components joined by dots, else "@" and the realm: the original's
+// mapping); with ssl-sasl-no-dict TLS connections are offered EXTERNAL
+// only, no mechanism a recorded exchange could be guessed from.
+func externalSASL(base sasl.Server, db *auth.DB, noDict bool) func(amqpserver.Security) sasl.Server {
+	return func(sec amqpserver.Security) sasl.Server {
+		if !sec.Encrypted {
+			return base
+		}
+		offered := base
+		if noDict {
+			offered = nil
+		}
+		if sec.PeerCertificate == nil {
+			if offered == nil {
+				return sasl.Mechanisms{}
+			}
+			return offered
+		}
+		user, domain := tlsconfig.Identity(sec.PeerCertificate)
+		id := ""
+		switch {
+		case user != "" && domain != "":
+			id = user + "@" + domain
+		case user != "":
+			id = db.Qualify(user)
+		}
+		return auth.WithExternal(offered, id)
+	}
 }
 
 // openStore opens the broker's store and restores what it holds into the
@@ -202,10 +314,10 @@ func closeStore(st *store.Store) {
 
 // newHA creates the HA module from the ha-* options; admin says which
 // identities may administer the broker (promote, replicate; reach a backup).
-func newHA(opts *config.Options, b *broker.Broker, st *store.Store, log *logrus.Logger, admin func(string) bool, stopSelf func(string)) (*ha.Module, error) {
+func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tlsconfig.Store, log *logrus.Logger, admin func(string) bool, stopSelf func(string)) (*ha.Module, error) {
 	var addrs []string
 	for _, a := range opts.HABrokersURL.Addrs {
-		addrs = append(addrs, a.HostPort())
+		addrs = append(addrs, ha.PeerAddress(a))
 	}
 	dataDir := opts.DataDir
 	if opts.NoDataDir {
@@ -220,6 +332,7 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, log *logrus.
 		Username:            opts.HAUsername,
 		Password:            opts.HAPassword,
 		Mechanism:           opts.HAMechanism,
+		TLS:                 tlsFiles,
 		BackupTimeout:       opts.HABackupTimeout,
 		FlowMessages:        opts.HAFlowMessages,
 		MinReadyBackups:     opts.HAMinReadyBackups,
@@ -250,30 +363,65 @@ func containerID() string {
 	return "qpidd-" + host + "-" + strconv.Itoa(os.Getpid())
 }
 
-// Start listens on every configured interface.
+// Start listens on every configured interface: plain AMQP on port and
+// AMQPS on ssl-port, unless listen-disable or no certificate says not.
 func (b *Broker) Start() error {
-	ifaces := b.opts.Interfaces
-	if len(ifaces) == 0 {
-		ifaces = []string{""}
+	if b.listen.tcp {
+		addrs, err := b.listenAll(b.opts.Port, nil, "")
+		if err != nil {
+			return err
+		}
+		b.addrs = addrs
 	}
-	port := b.opts.Port
-	for _, iface := range ifaces {
-		addr, err := b.server.Listen(net.JoinHostPort(iface, strconv.Itoa(port)))
+	if b.listen.tls {
+		auth := tlsconfig.VerifyIfGiven
+		switch {
+		case b.opts.SSLRequireClientAuthentication:
+			auth = tlsconfig.Require
+		case !b.tls.HasCA():
+			auth = tlsconfig.NoClientCert
+		}
+		tc, err := b.tls.Server(auth)
 		if err != nil {
 			b.server.Shutdown(time.Second)
-			return fmt.Errorf("cannot listen on %s port %d: %w", displayHost(iface), port, err)
+			return fmt.Errorf("TLS: %w", err)
 		}
-		// With port 0 the first listener picks the port the others share.
-		if port == 0 {
-			port = addr.(*net.TCPAddr).Port
+		addrs, err := b.listenAll(b.opts.SSLPort, tc, "for TLS (amqps) ")
+		if err != nil {
+			return err
 		}
-		b.addrs = append(b.addrs, addr)
-		b.log.WithField("address", addr.String()).Infof("listening on port %d", port)
+		b.tlsAddrs = addrs
 	}
 	if b.ha != nil {
 		b.ha.Start()
 	}
 	return nil
+}
+
+// listenAll listens on port of every interface, with TLS if tc is set
+// (kind then says so), and logs each listener: "listening on port N",
+// "listening for TLS (amqps) on port N" (tests and scripts read the port
+// from these lines).
+func (b *Broker) listenAll(port int, tc *tls.Config, kind string) ([]net.Addr, error) {
+	ifaces := b.opts.Interfaces
+	if len(ifaces) == 0 {
+		ifaces = []string{""}
+	}
+	var out []net.Addr
+	for _, iface := range ifaces {
+		addr, err := b.server.ListenTLS(net.JoinHostPort(iface, strconv.Itoa(port)), tc)
+		if err != nil {
+			b.server.Shutdown(time.Second)
+			return nil, fmt.Errorf("cannot listen %son %s port %d: %w", kind, displayHost(iface), port, err)
+		}
+		// With port 0 the first listener picks the port the others share.
+		if port == 0 {
+			port = addr.(*net.TCPAddr).Port
+		}
+		out = append(out, addr)
+		b.log.WithField("address", addr.String()).Infof("listening %son port %d", kind, port)
+	}
+	return out, nil
 }
 
 func displayHost(h string) string {
@@ -283,8 +431,11 @@ func displayHost(h string) string {
 	return h
 }
 
-// Addrs are the addresses the broker listens on.
+// Addrs are the addresses the broker listens on for plain AMQP.
 func (b *Broker) Addrs() []net.Addr { return b.addrs }
+
+// TLSAddrs are the addresses the broker listens on for AMQPS.
+func (b *Broker) TLSAddrs() []net.Addr { return b.tlsAddrs }
 
 // Stop closes every connection with amqp:connection:forced and stops.
 func (b *Broker) Stop() {
@@ -299,9 +450,20 @@ func (b *Broker) Stop() {
 	}
 }
 
-// Reload re-reads the user database and the ACL file (SIGHUP); a file
-// that fails to load leaves the current one in force.
+// Reload re-reads the user database, the TLS files and the ACL file
+// (SIGHUP); a file that fails to load leaves the current one in force.
+// Open connections keep their TLS session.
 func (b *Broker) Reload() {
+	if b.tls != nil {
+		if err := b.tls.Reload(); err != nil {
+			b.log.WithError(err).Error("SIGHUP: cannot reload the TLS files; keeping the current ones")
+		} else {
+			b.log.WithField("certificate", b.tls.Files().Cert).Info("SIGHUP: reloaded the TLS files")
+			for _, w := range b.tls.Warnings(time.Now()) {
+				b.log.Warn("TLS: " + w)
+			}
+		}
+	}
 	if b.users != nil {
 		if err := b.users.Reload(); err != nil {
 			b.log.WithError(err).Error("SIGHUP: cannot reload the user database; keeping the current one")

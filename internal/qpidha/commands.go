@@ -130,6 +130,9 @@ type haStatus struct {
 	// StoreHealth is "ok", why the broker's store does not keep up (a
 	// full or stalled disk), or "" from a broker without a store.
 	StoreHealth string
+	// LinkError is why a backup cannot replicate from the primary when
+	// its own settings are the cause (credentials, TLS); "" otherwise.
+	LinkError string
 }
 
 // readStatus asks a broker for its HA status. A broker without the HA
@@ -160,6 +163,7 @@ func readStatus(ctx context.Context, c *client.Client) (*haStatus, error) {
 		InReadySet:  a["inReadySet"] == true,
 		Position:    str(a["position"]),
 		StoreHealth: str(a["storeHealth"]),
+		LinkError:   str(a["linkError"]),
 	}
 	if st.Status == "" {
 		return nil, fmt.Errorf("HA status of %s: the answer has no status", c.Addr)
@@ -226,8 +230,8 @@ func status(inv *invocation) error {
 }
 
 // writeStatusLine is a broker's line of status --all: "address status",
-// then, on a line of its own (scripts read the first), why its store does
-// not keep up, if it does not.
+// then, on lines of their own (scripts read the first), why its store does
+// not keep up and why it cannot replicate, if so.
 func writeStatusLine(w io.Writer, label string, st *haStatus, err error) {
 	if err != nil {
 		fmt.Fprintf(w, "%s %s\n", label, err)
@@ -236,6 +240,9 @@ func writeStatusLine(w io.Writer, label string, st *haStatus, err error) {
 	fmt.Fprintf(w, "%s %s\n", label, st.Status)
 	if st.StoreHealth != "" && st.StoreHealth != "ok" {
 		fmt.Fprintf(w, "  store: %s\n", st.StoreHealth)
+	}
+	if st.LinkError != "" {
+		fmt.Fprintf(w, "  link: %s\n", st.LinkError)
 	}
 }
 
@@ -291,6 +298,9 @@ func writeQuery(w io.Writer, st *haStatus) {
 	}
 	if st.StoreHealth != "" {
 		lines = append(lines, [2]string{"Store:", st.StoreHealth})
+	}
+	if st.LinkError != "" {
+		lines = append(lines, [2]string{"Link error:", st.LinkError})
 	}
 	for _, l := range lines {
 		fmt.Fprintf(w, "%-20s %s\n", l[0], l[1])

@@ -64,7 +64,8 @@ func Bin(t testing.TB, name string) string {
 type Broker struct {
 	t       testing.TB
 	Args    []string
-	Port    int
+	Port    int // plain AMQP port (0 with listen-disable tcp)
+	TLSPort int // AMQPS port, 0 if none
 	DataDir string
 	cmd     *exec.Cmd
 	log     *SyncBuffer
@@ -72,10 +73,14 @@ type Broker struct {
 	exitErr error
 }
 
-var portLine = regexp.MustCompile(`listening on port (\d+)`)
+var (
+	portLine    = regexp.MustCompile(`listening on port (\d+)`)
+	tlsPortLine = regexp.MustCompile(`listening for TLS \(amqps\) on port (\d+)`)
+)
 
-// Start runs qpidd with args plus, unless given, --port 0, --auth no and a
-// temporary --data-dir, and waits until it listens. The process is killed
+// Start runs qpidd with args plus, unless given, --port 0 (and --ssl-port 0
+// with a certificate), --auth no and a temporary --data-dir, and waits
+// until it listens. The process is killed
 // when the test ends if still running.
 func Start(t testing.TB, args ...string) *Broker {
 	t.Helper()
@@ -90,6 +95,9 @@ func Start(t testing.TB, args ...string) *Broker {
 	}
 	if !has("--port") {
 		args = append(args, "--port", "0")
+	}
+	if has("--ssl-cert-file") && !has("--ssl-port") {
+		args = append(args, "--ssl-port", "0")
 	}
 	if !has("--auth") {
 		args = append(args, "--auth", "no")
@@ -122,18 +130,26 @@ func (b *Broker) start() {
 		t.Fatal(err)
 	}
 	b.cmd = cmd
-	port := make(chan int, 1)
+	// The broker logs each listener with its port: wait for those its
+	// arguments ask for.
+	port, tlsPort := make(chan int, 1), make(chan int, 1)
+	wantTLS := b.listensTLS()
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			b.log.WriteString(line + "\n")
-			if m := portLine.FindStringSubmatch(line); m != nil {
-				p, _ := strconv.Atoi(m[1])
-				select {
-				case port <- p:
-				default:
+			for _, l := range []struct {
+				re *regexp.Regexp
+				ch chan int
+			}{{portLine, port}, {tlsPortLine, tlsPort}} {
+				if m := l.re.FindStringSubmatch(line); m != nil {
+					p, _ := strconv.Atoi(m[1])
+					select {
+					case l.ch <- p:
+					default:
+					}
 				}
 			}
 		}
@@ -147,25 +163,73 @@ func (b *Broker) start() {
 		b.Kill()
 		checkLog(t, cmd.Process.Pid, logged.String())
 	})
-	select {
-	case p := <-port:
-		b.Port = p
-		b.setPortArg(p)
-	case <-b.exited:
-		t.Fatalf("qpidd exited before listening: %v\n%s", b.exitErr, b.log.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("qpidd did not listen within 20s\n%s", b.log.String())
+	var waits []chan int
+	if b.listensTCP() {
+		waits = append(waits, port)
+	}
+	if wantTLS {
+		waits = append(waits, tlsPort)
+	}
+	deadline := time.After(20 * time.Second)
+	for _, ch := range waits {
+		select {
+		case p := <-ch:
+			if ch == port {
+				b.Port = p
+				b.setPortArg("--port", p)
+			} else {
+				b.TLSPort = p
+				b.setPortArg("--ssl-port", p)
+			}
+		case <-b.exited:
+			t.Fatalf("qpidd exited before listening: %v\n%s", b.exitErr, b.log.String())
+		case <-deadline:
+			t.Fatalf("qpidd did not listen within 20s\n%s", b.log.String())
+		}
 	}
 }
 
-// setPortArg pins the chosen port so a restart reuses it.
-func (b *Broker) setPortArg(p int) {
+// listensTLS reports whether the arguments give a certificate and do not
+// disable TLS; listensTCP whether they do not disable plain TCP.
+func (b *Broker) listensTLS() bool {
+	return b.argValue("--ssl-cert-file") != "" && !b.disabled("ssl")
+}
+
+func (b *Broker) listensTCP() bool { return !b.disabled("tcp") }
+
+func (b *Broker) disabled(transport string) bool {
 	for i, a := range b.Args {
-		if a == "--port" && i+1 < len(b.Args) {
+		if (a == "--listen-disable" && i+1 < len(b.Args) && b.Args[i+1] == transport) || a == "--listen-disable="+transport {
+			return true
+		}
+	}
+	return false
+}
+
+// argValue is the value of an option among the arguments, "" if absent.
+func (b *Broker) argValue(opt string) string {
+	for i, a := range b.Args {
+		if a == opt && i+1 < len(b.Args) {
+			return b.Args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, opt+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// setPortArg pins a chosen port so a restart reuses it.
+func (b *Broker) setPortArg(opt string, p int) {
+	for i, a := range b.Args {
+		if a == opt && i+1 < len(b.Args) {
 			b.Args[i+1] = strconv.Itoa(p)
 		}
 	}
 }
+
+// TLSAddr is host:port of the broker's AMQPS listener.
+func (b *Broker) TLSAddr() string { return "127.0.0.1:" + strconv.Itoa(b.TLSPort) }
 
 // Addr is host:port of the broker.
 func (b *Broker) Addr() string { return "127.0.0.1:" + strconv.Itoa(b.Port) }

@@ -399,6 +399,60 @@ func TestAuthentication(t *testing.T) {
 	})
 }
 
+// TestWrongHAPassword: a backup whose ha-password the primary refuses says
+// so in its log and in status --all and query, instead of retrying
+// silently; with the right password it replicates and the error goes.
+func TestWrongHAPassword(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "qpidd.users")
+	db, err := auth.Open(users, "QPID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Add("admin", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Save(); err != nil {
+		t.Fatal(err)
+	}
+	ports := qpiddtest.FreePorts(t, 2)
+	url := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", ports[0], ports[1])
+	start := func(port int, password string) *qpiddtest.Broker {
+		return qpiddtest.Start(t, "--port", strconv.Itoa(port), "--interface", "127.0.0.1", "--ha-cluster", "yes",
+			"--ha-brokers-url", url, "--link-maintenance-interval", "0.1", "--link-heartbeat-interval", "2",
+			"--auth", "yes", "--auth-database", users, "--ha-username", "admin", "--ha-password", password)
+	}
+	primary := start(ports[0], "secret")
+	want(t, 0, "promote", "-b", "admin/secret@"+primary.Addr(), "--cluster-manager")
+	backup := start(ports[1], "wrong")
+	admin := "admin/secret@" + backup.Addr()
+	qpiddtest.Eventually(t, 20*time.Second, func() error {
+		r := qpidHA(t, "query", "-b", admin)
+		if !strings.Contains(r.stdout, "Link error:") || !strings.Contains(r.stdout, "refused this backup's credentials") {
+			return fmt.Errorf("query shows no link error: %s", r)
+		}
+		return nil
+	})
+	r := want(t, 0, "status", "--all", "-b", admin)
+	if !strings.Contains(r.stdout, "  link: the broker at "+primary.Addr()+" refused this backup's credentials") {
+		t.Fatalf("status --all: %s", r)
+	}
+	if n := strings.Count(backup.Log(), "cannot replicate: the broker at"); n != 1 {
+		t.Fatalf("the backup warned %d times (want once: it repeats at most once a minute):\n%s", n, backup.Log())
+	}
+	// Fixed and restarted, it replicates; the error is gone.
+	backup.Stop()
+	backup = start(ports[1], "secret")
+	qpiddtest.Eventually(t, 20*time.Second, func() error {
+		if r := qpidHA(t, "status", "-b", admin, "--expect=ready"); r.code != 0 {
+			return fmt.Errorf("not ready: %s", r)
+		}
+		return nil
+	})
+	if r := want(t, 0, "query", "-b", admin); strings.Contains(r.stdout, "Link error:") {
+		t.Fatalf("a link error after replicating: %s", r)
+	}
+}
+
 // TestSCRAM: qpid-ha authenticates with SCRAM-SHA-256 by default when it
 // has credentials (of -b or of --config without ha-mechanism) and the
 // broker offers it, and when asked to; a tap between it and the broker

@@ -1,6 +1,7 @@
 // Package sasl holds the SASL mechanisms the AMQP engine negotiates (AMQP 1.0
-// part 5.3): the server side of ANONYMOUS and PLAIN, whose passwords are
-// checked against a PasswordChecker, and the client side of both.
+// part 5.3): the server side of ANONYMOUS, PLAIN, whose passwords are
+// checked against a PasswordChecker, and EXTERNAL, whose identity the TLS
+// layer established; and the client side of the three.
 //
 // A mechanism is a small state machine stepped by the engine: it never does IO.
 package sasl
@@ -16,6 +17,7 @@ import (
 const (
 	Anonymous = "ANONYMOUS"
 	Plain     = "PLAIN"
+	External  = "EXTERNAL"
 )
 
 // ErrAuth is wrapped by every authentication failure (sasl-code auth).
@@ -106,6 +108,41 @@ func (p *plain) Step(response []byte) ([]byte, bool, error) {
 
 func (p *plain) Identity() string { return p.identity }
 
+// NewExternal returns a server EXTERNAL mechanism (RFC 4422 appendix A)
+// for a connection whose client the TLS layer authenticated as identity.
+// The client may ask for no identity or for that one; it may not act as
+// another.
+func NewExternal(identity string) ServerMechanism { return &external{identity: identity} }
+
+type external struct {
+	identity string
+	asked    bool
+	done     bool
+}
+
+func (e *external) Step(response []byte) ([]byte, bool, error) {
+	if response == nil && !e.asked {
+		// No initial response: ask for the authorization identity.
+		e.asked = true
+		return []byte{}, false, nil
+	}
+	if e.identity == "" {
+		return nil, false, fmt.Errorf("%w: EXTERNAL needs a client certificate with a common name", ErrAuth)
+	}
+	if authz := string(response); authz != "" && authz != e.identity {
+		return nil, false, fmt.Errorf("%w: the certificate of %s may not act as %q", ErrAuth, e.identity, authz)
+	}
+	e.done = true
+	return nil, true, nil
+}
+
+func (e *external) Identity() string {
+	if !e.done {
+		return ""
+	}
+	return e.identity
+}
+
 // ClientMechanism is the client side of an exchange.
 type ClientMechanism interface {
 	Name() string
@@ -136,3 +173,13 @@ func (c clientPlain) Start() ([]byte, error) {
 	return []byte("\x00" + c.user + "\x00" + c.password), nil
 }
 func (c clientPlain) Step([]byte) ([]byte, error) { return c.Start() }
+
+// ClientExternal returns the client side of EXTERNAL: the identity is the
+// one the TLS client certificate establishes.
+func ClientExternal() ClientMechanism { return clientExternal{} }
+
+type clientExternal struct{}
+
+func (clientExternal) Name() string                { return External }
+func (clientExternal) Start() ([]byte, error)      { return []byte{}, nil }
+func (clientExternal) Step([]byte) ([]byte, error) { return []byte{}, nil }
