@@ -47,13 +47,13 @@ func describe(ctx context.Context, err error, timeout time.Duration) string {
 	case errors.As(err, &cie):
 		return fmt.Sprintf("TLS handshake failed: the broker's certificate is not valid: %v", cie.Error())
 	case errors.As(err, &te):
-		return te.Error()
+		return te.Error() + tlsHint(te.Error())
 	case errors.As(err, &ne) && ne.Err != nil:
 		msg := ne.Err.Error()
 		if strings.HasPrefix(msg, "tls: ") {
 			msg = "TLS: " + strings.TrimPrefix(msg, "tls: ")
 		}
-		return msg
+		return msg + tlsHint(msg)
 	case errors.As(err, &ae):
 		// The engine's own timers: no open, or nothing received, in time.
 		if ae.Condition == types.CondResourceLimitExceeded &&
@@ -66,4 +66,17 @@ func describe(ctx context.Context, err error, timeout time.Duration) string {
 		return string(ae.Condition)
 	}
 	return strings.TrimPrefix(err.Error(), "amqp: ")
+}
+
+// tlsHint explains the alerts a broker sends about the client's
+// certificate (with TLS 1.3 they arrive after the client's handshake).
+func tlsHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "certificate required"):
+		return " (the broker requires a client certificate: give --ssl-certificate and --ssl-key)"
+	case strings.Contains(msg, "unknown certificate authority"), strings.Contains(msg, "bad certificate"),
+		strings.Contains(msg, "expired certificate"):
+		return " (the broker refused the client certificate)"
+	}
+	return ""
 }
