@@ -35,9 +35,10 @@ type Options struct {
 	// SCRAM-SHA-256, else PLAIN; without one, EXTERNAL on a TLS connection
 	// with a client certificate, else ANONYMOUS.
 	Mechanism string
-	// Timeout bounds connecting and each request (when the request's
-	// context has no deadline), and is the connection's idle timeout, so a
-	// broker that hangs fails the client within it. 0 waits forever.
+	// Timeout bounds connecting to each address (within Dial's context)
+	// and each request (when the request's context has no deadline), and
+	// is the connection's idle timeout, so a broker that hangs fails the
+	// client within it. 0 waits forever.
 	Timeout time.Duration
 	// Admin sets the connection property qpid.ha-admin: the connection is an
 	// administrator's (the only kind a backup broker admits).
@@ -185,7 +186,10 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 // dialOne connects to one address: TCP, TLS for an ssl: address, then
 // SASL and the AMQP open on our engine, then the management links.
 func dialOne(ctx context.Context, a Address, target Target, opts Options) (*Client, error) {
-	ctx, cancel := withTimeout(ctx, opts.Timeout)
+	cancel := context.CancelFunc(func() {})
+	if opts.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout) // ctx's deadline if earlier
+	}
 	defer cancel()
 	var tlsConf *tls.Config
 	if a.TLS {

@@ -339,6 +339,17 @@ func TestTLS(t *testing.T) {
 		!strings.Contains(err.Error(), "broker.example") {
 		t.Fatalf("wrong host: %v", err)
 	}
+	// A listener that never answers the TLS handshake: within the timeout.
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	start := time.Now()
+	if _, err := Dial(ctx, "ssl:"+hung.Addr().String(), Options{Timeout: 300 * time.Millisecond, TLSConfig: conf}); err == nil ||
+		!strings.Contains(err.Error(), "no answer within 300ms") || time.Since(start) > 2*time.Second {
+		t.Fatalf("a silent TLS listener: %v after %v", err, time.Since(start))
+	}
 	// A plain port spoken to with TLS fails within the timeout or at once,
 	// never hangs.
 	if _, err := Dial(ctx, "ssl:"+addr, Options{Timeout: time.Second, TLSConfig: conf}); err == nil || !strings.Contains(err.Error(), "TLS") && !strings.Contains(err.Error(), "no answer") {
