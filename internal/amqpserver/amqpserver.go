@@ -37,6 +37,9 @@ type Config struct {
 	// ANONYMOUS only, so no password crosses them, and their open is
 	// answered with amqp:unauthorized-access saying why.
 	RequireEncryption bool
+	// Properties are the connection properties of the broker's open (the
+	// failover-server-list).
+	Properties types.Map
 	// IdleTimeout is advertised to clients; a silent client is closed after
 	// twice that.
 	IdleTimeout time.Duration
@@ -227,6 +230,36 @@ func (s *Server) Shutdown(timeout time.Duration) {
 	}
 }
 
+// FailoverServerList is the connection property that lists where clients
+// may reconnect, in the form ActiveMQ brokers send it and qpid-jms reads
+// it: a list of maps of network-host, hostname, port and scheme.
+const FailoverServerList = "failover-server-list"
+
+// FailoverAddress is one entry of the failover-server-list.
+type FailoverAddress struct {
+	Host string
+	Port int
+	TLS  bool
+}
+
+// FailoverProperty is the failover-server-list property for addrs.
+func FailoverProperty(addrs []FailoverAddress) types.MapEntry {
+	list := make([]any, len(addrs))
+	for i, a := range addrs {
+		scheme := "amqp"
+		if a.TLS {
+			scheme = "amqps"
+		}
+		list[i] = types.Map{
+			{Key: types.Symbol("network-host"), Value: a.Host},
+			{Key: types.Symbol("hostname"), Value: a.Host},
+			{Key: types.Symbol("port"), Value: int32(a.Port)},
+			{Key: types.Symbol("scheme"), Value: scheme},
+		}
+	}
+	return types.MapEntry{Key: types.Symbol(FailoverServerList), Value: list}
+}
+
 // handshake completes a TLS connection's handshake within the handshake
 // time limit; a failure (an untrusted or missing client certificate, a
 // client that does not trust ours, plain AMQP on the TLS port) is logged
@@ -285,6 +318,7 @@ func (s *Server) engineConfig(log *logrus.Entry, sec Security) amqp.Config {
 		RequireSASL:      s.cfg.RequireSASL,
 		// Links with no target address route each message by its "to".
 		OfferedCapabilities: []types.Symbol{"ANONYMOUS-RELAY"},
+		Properties:          s.cfg.Properties,
 	}
 }
 

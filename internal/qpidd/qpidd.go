@@ -20,6 +20,7 @@ import (
 
 	"github.com/qpidha/qpidha/internal/acl"
 	"github.com/qpidha/qpidha/internal/amqp/sasl"
+	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/broker"
@@ -170,6 +171,15 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		scfg.SASL = auth.NewServer(nil, true)
 	}
 	scfg.RequireEncryption = opts.RequireEncryption
+	if opts.HACluster && !opts.HAPublicURL.Empty() {
+		// Clients learn where to reconnect: ha-public-url only, since
+		// ha-brokers-url may be a private replication network.
+		var fl []amqpserver.FailoverAddress
+		for _, a := range opts.HAPublicURL.Addrs {
+			fl = append(fl, amqpserver.FailoverAddress{Host: a.Host, Port: a.Port, TLS: a.Scheme == "ssl"})
+		}
+		scfg.Properties = types.Map{amqpserver.FailoverProperty(fl)}
+	}
 	srv := amqpserver.New(scfg)
 	agent.SetServer(srv)
 	if haMod != nil {
