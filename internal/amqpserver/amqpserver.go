@@ -43,7 +43,19 @@ type Config struct {
 	// ACL is the access control enforced on connections, links, messages
 	// and management requests (nil: everything is allowed; see acl.go).
 	ACL *AccessControl
+	// MaxConnections, ConnectionLimitPerUser and ConnectionLimitPerIP
+	// limit the connections in total, per user and per client address
+	// (0: no limit); administrators are exempt (limits.go).
+	MaxConnections, ConnectionLimitPerUser, ConnectionLimitPerIP int
+	// HandshakeTimeout bounds the time a new connection may take to send
+	// its protocol header, complete SASL and send its open (qpidd's
+	// max-negotiate-time); it is then dropped. 0 means
+	// DefaultHandshakeTimeout; negative means no limit.
+	HandshakeTimeout time.Duration
 }
+
+// DefaultHandshakeTimeout is max-negotiate-time's default.
+const DefaultHandshakeTimeout = 10 * time.Second
 
 // DefaultMaxMessageSize bounds what one message may make the broker hold.
 const DefaultMaxMessageSize = 100 << 20
@@ -58,6 +70,8 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closing   bool
 	wg        sync.WaitGroup
+
+	counts connCounts // places taken in the connection limits
 }
 
 // New returns a server.
@@ -70,6 +84,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxMessageSize == 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if cfg.ContainerID == "" {
 		cfg.ContainerID = "qpidd"
@@ -192,7 +209,7 @@ func (s *Server) engineConfig(log *logrus.Entry) amqp.Config {
 		MaxFrameSize:     s.cfg.MaxFrameSize,
 		IdleTimeout:      s.cfg.IdleTimeout,
 		MaxMessageSize:   s.cfg.MaxMessageSize,
-		HandshakeTimeout: 30 * time.Second,
+		HandshakeTimeout: max(s.cfg.HandshakeTimeout, 0), // the engine's 0 is no limit
 		SASLServer:       s.cfg.SASL,
 		RequireSASL:      s.cfg.RequireSASL,
 		// Links with no target address route each message by its "to".

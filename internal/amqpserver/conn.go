@@ -29,6 +29,9 @@ type conn struct {
 	info      atomic.Pointer[ConnInfo]
 	admitted  Admission
 	aclUser   string // the user whose ACL connection quota this connection counts in
+	limited   bool   // it holds places in the connection limits (limits.go)
+	limitUser string // ... of this user
+	limitIP   string // ... and this client address
 	ext       Conn   // this connection as extensions see it
 	consumers map[*amqp.Link]*consumer
 	scheduled atomic.Bool // a service pass is queued on the driver
@@ -117,6 +120,12 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 				return
 			}
 		}
+		// After the extension: a backup refuses clients with
+		// amqp:connection:forced, on which they fail over, whatever the limits.
+		if refusal := c.admitLimits(); refusal != nil {
+			eng.Close(refusal)
+			return
+		}
 		c.log.Debug("connection opened")
 		eng.Open()
 	case amqp.EventConnectionClose:
@@ -162,6 +171,7 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 		}
 	case amqp.EventTransportClosed:
 		c.releaseACL()
+		c.releaseLimits()
 		if err := eng.Err(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			c.log.WithError(err).Debug("transport closed")
 		}

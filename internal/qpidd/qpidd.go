@@ -106,9 +106,16 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		}
 	}
 	scfg := amqpserver.Config{
-		Broker:      b,
-		Log:         log,
-		ContainerID: containerID(),
+		Broker:                 b,
+		Log:                    log,
+		ContainerID:            containerID(),
+		MaxConnections:         opts.MaxConnections,
+		ConnectionLimitPerUser: opts.ConnectionLimitPerUser,
+		ConnectionLimitPerIP:   opts.ConnectionLimitPerIP,
+		HandshakeTimeout:       opts.MaxNegotiateTime,
+	}
+	if opts.MaxNegotiateTime == 0 {
+		scfg.HandshakeTimeout = -1 // max-negotiate-time=0: no limit
 	}
 	if scfg.ACL, err = amqpserver.LoadAccessControl(opts.ACLFilePath(), opts.QueuePatterns, opts.TopicPatterns, log); err != nil {
 		closeStore(st)
