@@ -427,10 +427,34 @@ func (b *Broker) routeTo(exchange string, m *message.Message) {
 }
 
 // PurgeExpired removes expired messages from every queue.
-func (b *Broker) PurgeExpired() int {
+func (b *Broker) PurgeExpired() int { return b.PurgeExpiredBatch(0) }
+
+// PurgeExpiredBatch removes expired messages from every queue, at most max
+// from each (0: no limit), and returns how many it removed.
+func (b *Broker) PurgeExpiredBatch(max int) int {
 	n := 0
 	for _, q := range b.Queues() {
-		n += q.Purge()
+		n += q.PurgeBatch(max)
 	}
 	return n
+}
+
+// RunPurges is qpidd's queue cleaner (queue-purge-interval and
+// max-purge-batch): each time ticks delivers, it removes expired messages
+// from every queue, at most batch per queue, so they go without waiting
+// for a consumer to come across them; purged tells how many each pass
+// removed (nil: nobody). It returns when done is closed. The caller owns
+// the ticker (a time.Ticker's channel, or a test's).
+func (b *Broker) RunPurges(ticks <-chan time.Time, batch int, purged func(int), done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-ticks:
+			n := b.PurgeExpiredBatch(batch)
+			if purged != nil {
+				purged(n)
+			}
+		}
+	}
 }

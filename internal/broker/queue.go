@@ -480,13 +480,22 @@ func (q *Queue) makeAvailable(e *Entry) {
 
 // Purge removes expired messages and returns how many; they go to the
 // alternate exchange if there is one.
-func (q *Queue) Purge() int {
+func (q *Queue) Purge() int { return q.PurgeBatch(0) }
+
+// PurgeBatch is Purge removing at most max messages (0: no limit). A
+// message being delivered stays: its consumer settles it. Each removal is
+// the one a consumer's scan makes of an expired message: recorded in the
+// store and seen by the observer (replicated as a dequeue).
+func (q *Queue) PurgeBatch(max int) int {
 	now := q.now()
 	var dead []*message.Message
 	q.mu.Lock()
 	for _, l := range q.lanes {
 		// remove may compact the lane under us: walk a copy.
 		for _, e := range l.live() {
+			if max > 0 && len(dead) >= max {
+				break
+			}
 			if e.state == available && !e.expires.IsZero() && !now.Before(e.expires) {
 				dead = append(dead, e.Msg)
 				q.remove(e)

@@ -29,15 +29,16 @@ import (
 
 // Broker is a running qpidd: its broker model and servers.
 type Broker struct {
-	opts   *config.Options
-	log    *logrus.Logger
-	broker *broker.Broker
-	server *amqpserver.Server
-	ha     *ha.Module   // nil without ha-cluster or ha-queue-replication
-	store  *store.Store // nil without a store directory
-	users  *auth.DB     // nil with auth=no
-	acl    *amqpserver.AccessControl
-	addrs  []net.Addr
+	opts       *config.Options
+	log        *logrus.Logger
+	broker     *broker.Broker
+	server     *amqpserver.Server
+	ha         *ha.Module   // nil without ha-cluster or ha-queue-replication
+	store      *store.Store // nil without a store directory
+	users      *auth.DB     // nil with auth=no
+	acl        *amqpserver.AccessControl
+	addrs      []net.Addr
+	stopPurges chan struct{} // ends the queue cleaner, nil if none runs
 	// fatal is why the broker stopped itself (a stale primary), if it did:
 	// the process then exits 1, so a supervisor sees a failure.
 	fatal *atomic.Pointer[string]
@@ -280,7 +281,27 @@ func (b *Broker) Start() error {
 	if b.ha != nil {
 		b.ha.Start()
 	}
+	b.startPurges()
 	return nil
+}
+
+// startPurges runs the queue cleaner every queue-purge-interval (0: never).
+func (b *Broker) startPurges() {
+	interval := b.opts.QueuePurgeInterval
+	if interval <= 0 {
+		return
+	}
+	b.stopPurges = make(chan struct{})
+	ticker := time.NewTicker(interval)
+	done := b.stopPurges
+	go func() {
+		defer ticker.Stop()
+		b.broker.RunPurges(ticker.C, b.opts.MaxPurgeBatch, func(n int) {
+			if n > 0 {
+				b.log.WithField("messages", n).Debug("purged expired messages")
+			}
+		}, done)
+	}()
 }
 
 func displayHost(h string) string {
@@ -295,6 +316,10 @@ func (b *Broker) Addrs() []net.Addr { return b.addrs }
 
 // Stop closes every connection with amqp:connection:forced and stops.
 func (b *Broker) Stop() {
+	if b.stopPurges != nil {
+		close(b.stopPurges)
+		b.stopPurges = nil
+	}
 	if b.ha != nil {
 		b.ha.Stop()
 	}
