@@ -52,6 +52,9 @@ type Config struct {
 	// max-negotiate-time); it is then dropped. 0 means
 	// DefaultHandshakeTimeout; negative means no limit.
 	HandshakeTimeout time.Duration
+	// MaxQueuesPerUser is the most queues one identity may have created
+	// (0: no limit); the ACL's "quota queues" applies too (queues.go).
+	MaxQueuesPerUser int
 }
 
 // DefaultHandshakeTimeout is max-negotiate-time's default.

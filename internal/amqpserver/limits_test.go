@@ -3,6 +3,7 @@ package amqpserver_test
 // Connection limits and the handshake timeout of an in-process server.
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -203,5 +204,62 @@ func TestHandshakeTimeout(t *testing.T) {
 				t.Fatalf("closed after %v, want about %v", took, limit)
 			}
 		})
+	}
+}
+
+// TestMaxQueuesPerUser: queues made on demand and management creates
+// count for their creator, temporary queues do not; one more is refused naming
+// the limit; a deleted queue frees its place; others are not affected.
+func TestMaxQueuesPerUser(t *testing.T) {
+	e := startWith(t, "", func(c *amqpserver.Config) { c.MaxQueuesPerUser = 2 })
+	if err := e.receiver("bob", "auto.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.call("bob", "CREATE", "queue", "bob2", nil); err != nil {
+		t.Fatal(err)
+	}
+	err := e.receiver("bob", "auto.3", nil)
+	wantRefused(t, err, `user bob@QPID has 2 queues, the most allowed (2, max-queues-per-user); queue "auto.3" refused`)
+	// Temporary queues do not count: they go with their link.
+	if err := e.receiver("bob", "", &goamqp.ReceiverOptions{DynamicAddress: true}); err != nil {
+		t.Fatalf("a dynamic node at the limit: %v", err)
+	}
+	err = e.call("bob", "CREATE", "queue", "bob3", nil)
+	if err == nil || !strings.Contains(err.Error(), "(2, max-queues-per-user)") {
+		t.Fatalf("management create over the limit: %v", err)
+	}
+	if e.hasQueue("auto.3") || e.hasQueue("bob3") {
+		t.Fatal("a refused queue exists")
+	}
+	if err := e.receiver("alice", "auto.alice", nil); err != nil {
+		t.Fatalf("alice: %v", err)
+	}
+	if err := e.call("bob", "DELETE", "queue", "bob2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.receiver("bob", "auto.3", nil); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+}
+
+// TestACLQueueQuota: the ACL's quota queues is enforced, with the option:
+// the smaller applies.
+func TestACLQueueQuota(t *testing.T) {
+	e := startWith(t, "quota queues 1 bob@QPID\nquota queues 5 all\nacl allow all all\n",
+		func(c *amqpserver.Config) { c.MaxQueuesPerUser = 3 })
+	if err := e.receiver("bob", "auto.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	err := e.receiver("bob", "auto.2", nil)
+	wantRefused(t, err, "(1, the ACL's quota queues)")
+	for i := 0; i < 3; i++ {
+		if err := e.receiver("alice", fmt.Sprint("auto.a", i), nil); err != nil {
+			t.Fatalf("alice's queue %d: %v", i, err)
+		}
+	}
+	err = e.receiver("alice", "auto.a3", nil)
+	wantRefused(t, err, "(3, max-queues-per-user)")
+	if strings.Contains(e.log.String(), "not enforced") {
+		t.Fatalf("the quota is still said not to be enforced:\n%s", e.log.String())
 	}
 }

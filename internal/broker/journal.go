@@ -76,6 +76,7 @@ func (b *Broker) SetQueueAside(name, aside string) (*Queue, error) {
 		return nil, fmt.Errorf("%w: queue %q", ErrExists, aside)
 	}
 	delete(b.queues, name)
+	b.uncount(q)
 	for _, e := range b.exchanges {
 		e.unbindQueue(name)
 	}

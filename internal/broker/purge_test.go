@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -124,4 +125,62 @@ func TestPurgeLeavesDelivered(t *testing.T) {
 	if n := b.PurgeExpiredBatch(1000); n != 1 {
 		t.Fatalf("purged %d after the release, want 1", n)
 	}
+}
+
+// TestQueueCreatorLimit: a creator may have at most its limit of queues;
+// deleting one, however, frees a place; queues declared without a creator
+// (start-up, HA) count for nobody.
+func TestQueueCreatorLimit(t *testing.T) {
+	b := newBroker(t, Config{QueuePatterns: []string{"auto.*"}})
+	bob := Creator{User: "bob", Limited: true, Max: 2, Source: "max-queues-per-user"}
+	if _, _, err := b.DeclareQueueAs("b1", QueueSettings{}, bob); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ResolveAs("auto.b2", nil, "c1", bob); err != nil {
+		t.Fatal(err)
+	}
+	// Declaring an existing queue creates nothing: not refused.
+	if _, _, err := b.DeclareQueueAs("b1", QueueSettings{}, bob); err != nil {
+		t.Fatalf("existing queue: %v", err)
+	}
+	_, _, err := b.DeclareQueueAs("b3", QueueSettings{}, bob)
+	wantErr(t, "third queue", err, ErrQueueQuota)
+	if want := `user bob has 2 queues, the most allowed (2, max-queues-per-user); queue "b3" refused`; !strings.Contains(err.Error(), want) {
+		t.Fatalf("refusal %q does not say %q", err, want)
+	}
+	_, err = b.ResolveAs("auto.b3", nil, "c1", bob)
+	wantErr(t, "third queue on demand", err, ErrQueueQuota)
+	if b.Queue("auto.b3") != nil || b.Queue("b3") != nil {
+		t.Fatal("a refused queue exists")
+	}
+	alice := Creator{User: "alice", Limited: true, Max: 1}
+	if _, _, err := b.DeclareQueueAs("a1", QueueSettings{}, alice); err != nil {
+		t.Fatalf("another user: %v", err)
+	}
+	if _, _, err := b.DeclareQueue("free", QueueSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteQueue("auto.b2", false, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.QueuesCreatedBy("bob"); n != 1 {
+		t.Fatalf("bob has %d queues, want 1", n)
+	}
+	if _, _, err := b.DeclareQueueAs("b3", QueueSettings{}, bob); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+	// An auto-delete queue frees its place when it goes with its consumer.
+	none := Creator{User: "carol", Limited: true, Max: 1}
+	q, _, err := b.DeclareQueueAs("tmp", QueueSettings{AutoDelete: true}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := subscribe(t, q, "c")
+	c.Close()
+	if n := b.QueuesCreatedBy("carol"); n != 0 || b.Queue("tmp") != nil {
+		t.Fatalf("carol has %d queues after her auto-delete queue went", n)
+	}
+	zero := Creator{User: "dave", Limited: true, Max: 0, Source: "quota queues"}
+	_, _, err = b.DeclareQueueAs("d1", QueueSettings{}, zero)
+	wantErr(t, "a limit of 0", err, ErrQueueQuota)
 }

@@ -134,6 +134,7 @@ type Queue struct {
 	settings QueueSettings
 	broker   *Broker // for dead-lettering and auto-delete; nil in isolation
 	jid      uint64  // the journal's id, 0 if not durable
+	creator  string  // the user it counts for (Creator), "" if none (broker.mu)
 
 	mu        sync.Mutex
 	lanes     []*lane // by priority level, lowest first

@@ -339,7 +339,7 @@ var options = []*option{
 		help:  "Most client connections per client IP address, as max-connections (0: no limit)",
 		field: func(o *Options) any { return &o.ConnectionLimitPerIP }},
 	{name: "max-queues-per-user", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupSecurity,
-		help:  "Most queues a user may create (0: no limit)",
+		help:  "Most queues one user may have created and not deleted, by an attach (queue-patterns) or a management create (temporary queues of links do not count); one more is refused with amqp:resource-limit-exceeded. The ACL's quota queues applies too (the smaller wins); HA replication is exempt (0: no limit)",
 		field: func(o *Options) any { return &o.MaxQueuesPerUser }},
 	{name: "ssl-port", kind: kindInt, arg: "PORT", def: "5671", max: 65535, group: groupSecurity,
 		help:  "Listen for TLS (amqps) connections on PORT",

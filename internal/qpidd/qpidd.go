@@ -114,6 +114,7 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		ConnectionLimitPerUser: opts.ConnectionLimitPerUser,
 		ConnectionLimitPerIP:   opts.ConnectionLimitPerIP,
 		HandshakeTimeout:       opts.MaxNegotiateTime,
+		MaxQueuesPerUser:       opts.MaxQueuesPerUser,
 	}
 	if opts.MaxNegotiateTime == 0 {
 		scfg.HandshakeTimeout = -1 // max-negotiate-time=0: no limit

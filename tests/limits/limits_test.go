@@ -269,3 +269,43 @@ func TestQueuePurgeInterval(t *testing.T) {
 		t.Fatalf("after a restart dq holds %d messages (%v), want 1: the purge was not recorded in the store", d, err)
 	}
 }
+
+// TestMaxQueuesPerUser: a user's queues made on demand and through
+// management count; one more is refused naming the limit; deleting one
+// frees its place.
+func TestMaxQueuesPerUser(t *testing.T) {
+	b := qpiddtest.Start(t, "--max-queues-per-user", "2", "--queue-patterns", `auto\..*`, "--queue", "startup")
+	_, s, err := connect(t, b, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.NewReceiver(ctx(t), "auto.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	adm := qpiddtest.Admin(t, b)
+	create := func(name string) error {
+		r, err := adm.Request(ctx(t), "CREATE", "org.apache.qpid.broker:queue", name, nil)
+		if err != nil {
+			return err
+		}
+		return r.Err()
+	}
+	if err := create("made"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.NewReceiver(ctx(t), "auto.2", nil)
+	wantLimit(t, err, `user anonymous has 2 queues, the most allowed (2, max-queues-per-user); queue "auto.2" refused`)
+	if err := create("more"); client.StatusOf(err) != 403 || !strings.Contains(err.Error(), "max-queues-per-user") {
+		t.Fatalf("management create over the limit: %v", err)
+	}
+	// The broker keeps serving the user's queues.
+	if err := send(t, s, "auto.1", goamqp.NewMessage([]byte("served"))); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := adm.Request(ctx(t), "DELETE", "org.apache.qpid.broker:queue", "made", nil); err != nil || r.Err() != nil {
+		t.Fatalf("delete: %v %v", err, r)
+	}
+	if _, err := s.NewReceiver(ctx(t), "auto.2", nil); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+}
