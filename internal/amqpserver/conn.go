@@ -394,8 +394,22 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	} else {
 		c.routed = c.srv.cfg.Broker.Route(node.Exchange, m, c.routed)
 	}
-	var failure error
 	var holds []*broker.Hold
+	if len(c.routed) > 0 {
+		// The broker's memory bound: a hold while producers are flow
+		// controlled for memory, a refusal well beyond it.
+		mem, err := c.srv.cfg.Broker.AdmitMemory(int64(m.Size()) * int64(len(c.routed)))
+		if err != nil {
+			clear(c.routed)
+			d.Update(&types.Rejected{Error: errorFor(err)}, true)
+			c.replenish(p)
+			return
+		}
+		if mem != nil {
+			holds = append(holds, mem)
+		}
+	}
+	var failure error
 	for i, q := range c.routed {
 		e, err := q.Enqueue(m)
 		if err != nil && failure == nil {

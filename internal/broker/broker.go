@@ -54,6 +54,13 @@ type Config struct {
 	// FlowChanged, if set, is told when a queue's flow control starts or
 	// ends (with the queue locked: it must not call back into the broker).
 	FlowChanged func(queue string, stopped bool, depth int, bytes int64)
+	// MaxMemory bounds the bytes of all queues' messages together for
+	// producers' new messages (memory.go; 0: no bound).
+	MaxMemory int64
+	// MemoryChanged, if set, is told when producer flow control for memory
+	// starts or ends (with the broker's memory accounting locked: it must
+	// only log).
+	MemoryChanged func(stopped bool, bytes, max int64)
 	// Now is the clock (message expiry). Nil means time.Now.
 	Now func() time.Time
 }
@@ -84,6 +91,7 @@ type Broker struct {
 	txns txnLog // recently committed transactions
 
 	created map[string]int // queues alive per creator (b.mu)
+	mem     memory         // message bytes on all queues (memory.go)
 }
 
 // New returns a broker with only the built-in exchanges.

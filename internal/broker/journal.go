@@ -253,7 +253,7 @@ func (q *Queue) Restore(msgs []Restored) {
 		}
 		q.laneFor(r.Msg).push(e)
 		q.stats.Depth++
-		q.stats.Bytes += int64(r.Msg.Size())
+		q.countBytes(int64(r.Msg.Size()))
 		q.stats.Enqueues++
 	}
 }

@@ -278,7 +278,7 @@ func (q *Queue) EnqueueTx(m *message.Message, txn string) (*Entry, error) {
 		q.lvq[key] = e
 	}
 	q.stats.Depth++
-	q.stats.Bytes += size
+	q.countBytes(size)
 	q.stats.Enqueues++
 	if q.settings.Flow.enabled() {
 		q.flowEnqueued(e)
@@ -432,7 +432,7 @@ func (q *Queue) remove(e *Entry) {
 	e.state = removed
 	e.owner = nil
 	q.stats.Depth--
-	q.stats.Bytes -= int64(e.Msg.Size())
+	q.countBytes(-int64(e.Msg.Size()))
 	q.stats.Dequeues++
 	if e.lvqKey != "" && q.lvq[e.lvqKey] == e {
 		delete(q.lvq, e.lvqKey)

@@ -72,6 +72,7 @@ type Options struct {
 	ConnectionLimitPerUser         int    // connection-limit-per-user
 	ConnectionLimitPerIP           int    // connection-limit-per-ip
 	MaxQueuesPerUser               int    // max-queues-per-user
+	MaxMemory                      uint64 // max-memory (bytes, 0 = automatic)
 	SSLPort                        int    // ssl-port
 	SSLCertDB                      string // ssl-cert-db
 	SSLCertName                    string // ssl-cert-name ("" = host name)
@@ -341,6 +342,11 @@ var options = []*option{
 	{name: "max-queues-per-user", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupSecurity,
 		help:  "Most queues one user may have created and not deleted, by an attach (queue-patterns) or a management create (temporary queues of links do not count); one more is refused with amqp:resource-limit-exceeded. The ACL's quota queues applies too (the smaller wins); HA replication is exempt (0: no limit)",
 		field: func(o *Options) any { return &o.MaxQueuesPerUser }},
+	{name: "max-memory", kind: kindInt, arg: "BYTES", def: "0", max: math.MaxInt64, group: groupSecurity,
+		defHelp: "0: automatic",
+		help: "Bound on the bytes of all queues' messages together (the sum of their byte depths). Above it a client's new message is queued but its acceptance waits until the total falls below 90% of the bound (producers are flow controlled); above the bound plus 10% it is refused with amqp:resource-limit-exceeded. HA replication and messages already accepted are exempt. " +
+			"0 is automatic: half of the smaller of the physical memory and the cgroup's memory.max",
+		field: func(o *Options) any { return &o.MaxMemory }},
 	{name: "ssl-port", kind: kindInt, arg: "PORT", def: "5671", max: 65535, group: groupSecurity,
 		help:  "Listen for TLS (amqps) connections on PORT",
 		field: func(o *Options) any { return &o.SSLPort }},

@@ -73,6 +73,7 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 
 // NewWithHooks is New with test hooks.
 func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broker, error) {
+	memBound, memFrom := maxMemory(opts)
 	b, err := broker.New(broker.Config{
 		QueuePatterns:       opts.QueuePatterns,
 		TopicPatterns:       opts.TopicPatterns,
@@ -80,9 +81,16 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		FlowStopThreshold:   opts.DefaultFlowStopThreshold,
 		FlowResumeThreshold: opts.DefaultFlowResumeThreshold,
 		FlowChanged:         flowLogger(log),
+		MaxMemory:           memBound,
+		MemoryChanged:       memoryLogger(log),
 	})
 	if err != nil {
 		return nil, err
+	}
+	if memBound > 0 {
+		log.WithField("bytes", memBound).Infof("memory bound for queued messages: %d MiB (%s)", memBound>>20, memFrom)
+	} else {
+		log.Warnf("no memory bound for queued messages: %s", memFrom)
 	}
 	fatal := new(atomic.Pointer[string])
 	stopSelf := func(reason string) {
