@@ -309,3 +309,109 @@ func TestMaxQueuesPerUser(t *testing.T) {
 		t.Fatalf("after a delete: %v", err)
 	}
 }
+
+// TestMaxMemory: producers fill the queues up to max-memory; the message
+// that goes beyond it is queued but not accepted (the sender waits, the
+// broker logs that it flow controls for memory); a message that would go
+// beyond the bound by more than 10% is refused; once consumers drain the
+// queues below 90% the waiting sender is accepted and new messages flow.
+func TestMaxMemory(t *testing.T) {
+	const bound = 100000
+	b := qpiddtest.Start(t, "--max-memory", fmt.Sprint(bound), "--queue", "q")
+	_, s, err := connect(t, b, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := qpiddtest.Admin(t, b)
+	snd, err := s.NewSender(ctx(t), "q", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte(strings.Repeat("m", 1000))
+	type result struct {
+		n   int
+		err error
+	}
+	accepted := make(chan int, 1000)
+	stuck := make(chan result, 1)
+	go func() {
+		for i := 1; ; i++ {
+			if err := snd.Send(context.Background(), goamqp.NewMessage(payload), nil); err != nil {
+				stuck <- result{i, err}
+				return
+			}
+			select {
+			case accepted <- i:
+			default:
+			}
+			if i > 2*bound/len(payload) {
+				stuck <- result{i, errors.New("never flow controlled")}
+				return
+			}
+		}
+	}()
+	qpiddtest.Eventually(t, 20*time.Second, func() error {
+		if !strings.Contains(b.Log(), "producer flow control for memory on") {
+			return errors.New("no flow control for memory logged")
+		}
+		return nil
+	})
+	// The message beyond the bound is on the queue, its sender waits.
+	n := 0
+	qpiddtest.Eventually(t, 10*time.Second, func() error {
+		for len(accepted) > 0 {
+			n = <-accepted
+		}
+		d, err := queueDepth(t, adm, "q")
+		if err == nil && d != int64(n+1) {
+			err = fmt.Errorf("q holds %d messages, %d were accepted", d, n)
+		}
+		return err
+	})
+	select {
+	case r := <-stuck:
+		t.Fatalf("the sender did not wait: message %d: %v", r.n, r.err)
+	default:
+	}
+	if n < bound/len(payload)*9/10 {
+		t.Fatalf("flow controlled after %d messages of %d bytes with a bound of %d", n, len(payload), bound)
+	}
+	// A message taking the queues beyond the bound by more than 10% is
+	// refused.
+	_, s2, err := connect(t, b, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = send(t, s2, "q", goamqp.NewMessage(make([]byte, bound/5)))
+	wantLimit(t, err, "max-memory")
+	// Consumers drain the queue: the waiting sender is accepted.
+	rcv, err := s2.NewReceiver(ctx(t), "q", &goamqp.ReceiverOptions{Credit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n/2; i++ {
+		m, err := rcv.Receive(ctx(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rcv.AcceptMessage(ctx(t), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case i := <-accepted:
+		if i != n+1 {
+			t.Fatalf("message %d accepted, want %d", i, n+1)
+		}
+	case r := <-stuck:
+		t.Fatalf("message %d: %v", r.n, r.err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting sender was not accepted after the queue was drained")
+	}
+	qpiddtest.Eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(b.Log(), "producer flow control for memory off") {
+			return errors.New("the end of flow control for memory is not logged")
+		}
+		return nil
+	})
+}
