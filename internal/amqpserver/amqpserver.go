@@ -57,7 +57,22 @@ type Config struct {
 	// ACL is the access control enforced on connections, links, messages
 	// and management requests (nil: everything is allowed; see acl.go).
 	ACL *AccessControl
+	// MaxConnections, ConnectionLimitPerUser and ConnectionLimitPerIP
+	// limit the connections in total, per user and per client address
+	// (0: no limit); administrators are exempt (limits.go).
+	MaxConnections, ConnectionLimitPerUser, ConnectionLimitPerIP int
+	// HandshakeTimeout bounds the time a new connection may take to send
+	// its protocol header, complete SASL and send its open (qpidd's
+	// max-negotiate-time); it is then dropped. 0 means
+	// DefaultHandshakeTimeout; negative means no limit.
+	HandshakeTimeout time.Duration
+	// MaxQueuesPerUser is the most queues one identity may have created
+	// (0: no limit); the ACL's "quota queues" applies too (queues.go).
+	MaxQueuesPerUser int
 }
+
+// DefaultHandshakeTimeout is max-negotiate-time's default.
+const DefaultHandshakeTimeout = 10 * time.Second
 
 // DefaultMaxMessageSize bounds what one message may make the broker hold.
 const DefaultMaxMessageSize = 100 << 20
@@ -71,10 +86,12 @@ type Server struct {
 	listeners []net.Listener
 	conns     map[*conn]struct{}
 	pending   map[net.Conn]struct{} // in their TLS handshake
+	closing   bool
+	wg        sync.WaitGroup
+
 	// tlsPort is the TLS port a refusal under RequireEncryption names.
 	tlsPort atomic.Int32
-	closing bool
-	wg      sync.WaitGroup
+	counts  connCounts // places taken in the connection limits
 }
 
 // New returns a server.
@@ -87,6 +104,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxMessageSize == 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if cfg.ContainerID == "" {
 		cfg.ContainerID = "qpidd"
@@ -269,7 +289,10 @@ func (s *Server) handshake(nc net.Conn) (Security, error) {
 	if !ok {
 		return Security{}, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.engineConfig(nil, Security{}).HandshakeTimeout)
+	ctx, cancel := context.WithCancel(context.Background())
+	if d := s.cfg.HandshakeTimeout; d > 0 {
+		ctx, cancel = context.WithTimeout(context.Background(), d)
+	}
 	defer cancel()
 	if err := t.HandshakeContext(ctx); err != nil {
 		s.log.WithField("remote", nc.RemoteAddr().String()).WithError(err).Info("TLS handshake failed")
@@ -313,7 +336,7 @@ func (s *Server) engineConfig(log *logrus.Entry, sec Security) amqp.Config {
 		MaxFrameSize:     s.cfg.MaxFrameSize,
 		IdleTimeout:      s.cfg.IdleTimeout,
 		MaxMessageSize:   s.cfg.MaxMessageSize,
-		HandshakeTimeout: 30 * time.Second,
+		HandshakeTimeout: max(s.cfg.HandshakeTimeout, 0), // the engine's 0 is no limit
 		SASLServer:       s.saslFor(sec),
 		RequireSASL:      s.cfg.RequireSASL,
 		// Links with no target address route each message by its "to".

@@ -31,6 +31,9 @@ type conn struct {
 	info      atomic.Pointer[ConnInfo]
 	admitted  Admission
 	aclUser   string // the user whose ACL connection quota this connection counts in
+	limited   bool   // it holds places in the connection limits (limits.go)
+	limitUser string // ... of this user
+	limitIP   string // ... and this client address
 	ext       Conn   // this connection as extensions see it
 	consumers map[*amqp.Link]*consumer
 	scheduled atomic.Bool // a service pass is queued on the driver
@@ -125,6 +128,12 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 				return
 			}
 		}
+		// After the extension: a backup refuses clients with
+		// amqp:connection:forced, on which they fail over, whatever the limits.
+		if refusal := c.admitLimits(); refusal != nil {
+			eng.Close(refusal)
+			return
+		}
 		c.log.Debug("connection opened")
 		eng.Open()
 	case amqp.EventConnectionClose:
@@ -170,6 +179,7 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 		}
 	case amqp.EventTransportClosed:
 		c.releaseACL()
+		c.releaseLimits()
 		if err := eng.Err(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			c.log.WithError(err).Debug("transport closed")
 		}
@@ -405,8 +415,22 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	} else {
 		c.routed = c.srv.cfg.Broker.Route(node.Exchange, m, c.routed)
 	}
-	var failure error
 	var holds []*broker.Hold
+	if len(c.routed) > 0 {
+		// The broker's memory bound: a hold while producers are flow
+		// controlled for memory, a refusal well beyond it.
+		mem, err := c.srv.cfg.Broker.AdmitMemory(int64(m.Size()) * int64(len(c.routed)))
+		if err != nil {
+			clear(c.routed)
+			d.Update(&types.Rejected{Error: errorFor(err)}, true)
+			c.replenish(p)
+			return
+		}
+		if mem != nil {
+			holds = append(holds, mem)
+		}
+	}
+	var failure error
 	for i, q := range c.routed {
 		e, err := q.Enqueue(m)
 		if err != nil && failure == nil {

@@ -188,6 +188,12 @@ func (c *conn) receiveInTxn(d *amqp.Delivery, ts *types.TransactionalState, node
 		d.Update(&types.Rejected{Error: e}, true)
 		return
 	}
+	if err := c.srv.cfg.Broker.MemoryRefusal(int64(m.Size())); err != nil {
+		e := errorFor(err)
+		t.failed = e
+		d.Update(&types.Rejected{Error: e}, true)
+		return
+	}
 	t.sends = append(t.sends, txnSend{node: node, msg: m})
 	// The outcome is provisional: it holds if the transaction commits.
 	d.Update(&types.TransactionalState{TxnID: t.id, Outcome: &types.Accepted{}}, true)

@@ -72,6 +72,7 @@ type Options struct {
 	ConnectionLimitPerUser         int    // connection-limit-per-user
 	ConnectionLimitPerIP           int    // connection-limit-per-ip
 	MaxQueuesPerUser               int    // max-queues-per-user
+	MaxMemory                      uint64 // max-memory (bytes, 0 = automatic)
 	SSLPort                        int    // ssl-port
 	SSLCertFile                    string // ssl-cert-file
 	SSLKeyFile                     string // ssl-key-file
@@ -233,7 +234,7 @@ var options = []*option{
 		help:  "Set TCP_NODELAY on TCP connections",
 		field: func(o *Options) any { return &o.TCPNoDelay }},
 	{name: "max-negotiate-time", kind: kindMillis, arg: "MILLISECONDS", def: "10000", group: groupGeneral,
-		help:  "Longest time a new connection may take to complete the protocol and SASL handshake (units s, ms, us, ns allowed)",
+		help:  "Longest time a new connection may take to send its protocol header, complete SASL and send its open; it is then dropped (0: no limit; units s, ms, us, ns allowed)",
 		field: func(o *Options) any { return &o.MaxNegotiateTime }},
 	{name: "session-max-unacked", kind: kindInt, arg: "DELIVERIES", def: "5000", max: maxInt32, group: groupGeneral,
 		help:  "Most unsettled outgoing deliveries per session",
@@ -254,10 +255,10 @@ var options = []*option{
 		help:  "Add the time of arrival to each received message",
 		field: func(o *Options) any { return &o.EnableTimestamp }},
 	{name: "queue-purge-interval", kind: kindSeconds, arg: "SECONDS", def: "600", group: groupGeneral,
-		help:  "Interval between purges of expired messages from queues",
+		help:  "Interval between passes of the queue cleaner, which removes expired messages from every queue without waiting for a consumer (0: never; they then go when a consumer comes across them)",
 		field: func(o *Options) any { return &o.QueuePurgeInterval }},
 	{name: "max-purge-batch", kind: kindInt, arg: "MESSAGES", def: "1000", max: maxInt32, group: groupGeneral,
-		help:  "Most expired messages purged from a queue at a time",
+		help:  "Most expired messages the queue cleaner removes from one queue in one pass (0: no limit)",
 		field: func(o *Options) any { return &o.MaxPurgeBatch }},
 	{name: "queue", kind: kindList, arg: "NAME", group: groupGeneral,
 		help:  "Declare the queue NAME at start-up (repeatable)",
@@ -333,17 +334,22 @@ var options = []*option{
 		help:  "Accept only encrypted connections",
 		field: func(o *Options) any { return &o.RequireEncryption }},
 	{name: "max-connections", kind: kindInt, arg: "N", def: "500", max: maxInt32, group: groupSecurity,
-		help:  "Most connections in total (0: no limit)",
+		help:  "Most client connections in total; one more is closed at open with amqp:resource-limit-exceeded. Administrators' connections (property qpid.ha-admin, from an identity the ACL lets administer the broker), HA brokers' included, are exempt and not counted (0: no limit)",
 		field: func(o *Options) any { return &o.MaxConnections }},
 	{name: "connection-limit-per-user", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupSecurity,
-		help:  "Most connections per user (0: no limit)",
+		help:  "Most client connections per authenticated user (anonymous counts as one user), as max-connections (0: no limit)",
 		field: func(o *Options) any { return &o.ConnectionLimitPerUser }},
 	{name: "connection-limit-per-ip", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupSecurity,
-		help:  "Most connections per client IP address (0: no limit)",
+		help:  "Most client connections per client IP address, as max-connections (0: no limit)",
 		field: func(o *Options) any { return &o.ConnectionLimitPerIP }},
 	{name: "max-queues-per-user", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupSecurity,
-		help:  "Most queues a user may create (0: no limit)",
+		help:  "Most queues one user may have created and not deleted, by an attach (queue-patterns) or a management create (temporary queues of links do not count); one more is refused with amqp:resource-limit-exceeded. The ACL's quota queues applies too (the smaller wins); HA replication is exempt (0: no limit)",
 		field: func(o *Options) any { return &o.MaxQueuesPerUser }},
+	{name: "max-memory", kind: kindInt, arg: "BYTES", def: "0", max: math.MaxInt64, group: groupSecurity,
+		defHelp: "0: automatic",
+		help: "Bound on the bytes of all queues' messages together (the sum of their byte depths). Above it a client's new message is queued but its acceptance waits until the total falls below 90% of the bound (producers are flow controlled); above the bound plus 10% it is refused with amqp:resource-limit-exceeded. HA replication and messages already accepted are exempt. " +
+			"0 is automatic: half of the smaller of the physical memory and the cgroup's memory.max",
+		field: func(o *Options) any { return &o.MaxMemory }},
 	{name: "ssl-port", kind: kindInt, arg: "PORT", def: "5671", max: 65535, group: groupSecurity,
 		help:  "Listen for TLS (amqps) connections on PORT",
 		field: func(o *Options) any { return &o.SSLPort }},

@@ -35,18 +35,19 @@ import (
 
 // Broker is a running qpidd: its broker model and servers.
 type Broker struct {
-	opts     *config.Options
-	log      *logrus.Logger
-	broker   *broker.Broker
-	server   *amqpserver.Server
-	ha       *ha.Module   // nil without ha-cluster or ha-queue-replication
-	store    *store.Store // nil without a store directory
-	users    *auth.DB     // nil with auth=no
-	acl      *amqpserver.AccessControl
-	tls      *tlsconfig.Store // nil without TLS files
-	listen   listening
-	addrs    []net.Addr // plain TCP listeners
-	tlsAddrs []net.Addr // TLS listeners
+	opts       *config.Options
+	log        *logrus.Logger
+	broker     *broker.Broker
+	server     *amqpserver.Server
+	ha         *ha.Module   // nil without ha-cluster or ha-queue-replication
+	store      *store.Store // nil without a store directory
+	users      *auth.DB     // nil with auth=no
+	acl        *amqpserver.AccessControl
+	tls        *tlsconfig.Store // nil without TLS files
+	listen     listening
+	addrs      []net.Addr    // plain TCP listeners
+	tlsAddrs   []net.Addr    // TLS listeners
+	stopPurges chan struct{} // ends the queue cleaner, nil if none runs
 	// fatal is why the broker stopped itself (a stale primary), if it did:
 	// the process then exits 1, so a supervisor sees a failure.
 	fatal *atomic.Pointer[string]
@@ -81,6 +82,7 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 
 // NewWithHooks is New with test hooks.
 func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broker, error) {
+	memBound, memFrom := maxMemory(opts)
 	b, err := broker.New(broker.Config{
 		QueuePatterns:       opts.QueuePatterns,
 		TopicPatterns:       opts.TopicPatterns,
@@ -88,9 +90,16 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		FlowStopThreshold:   opts.DefaultFlowStopThreshold,
 		FlowResumeThreshold: opts.DefaultFlowResumeThreshold,
 		FlowChanged:         flowLogger(log),
+		MaxMemory:           memBound,
+		MemoryChanged:       memoryLogger(log),
 	})
 	if err != nil {
 		return nil, err
+	}
+	if memBound > 0 {
+		log.WithField("bytes", memBound).Infof("memory bound for queued messages: %d MiB (%s)", memBound>>20, memFrom)
+	} else {
+		log.Warnf("no memory bound for queued messages: %s", memFrom)
 	}
 	listen, err := listenPlan(opts)
 	if err != nil {
@@ -123,9 +132,17 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		}
 	}
 	scfg := amqpserver.Config{
-		Broker:      b,
-		Log:         log,
-		ContainerID: containerID(),
+		Broker:                 b,
+		Log:                    log,
+		ContainerID:            containerID(),
+		MaxConnections:         opts.MaxConnections,
+		ConnectionLimitPerUser: opts.ConnectionLimitPerUser,
+		ConnectionLimitPerIP:   opts.ConnectionLimitPerIP,
+		HandshakeTimeout:       opts.MaxNegotiateTime,
+		MaxQueuesPerUser:       opts.MaxQueuesPerUser,
+	}
+	if opts.MaxNegotiateTime == 0 {
+		scfg.HandshakeTimeout = -1 // max-negotiate-time=0: no limit
 	}
 	if scfg.ACL, err = amqpserver.LoadAccessControl(opts.ACLFilePath(), opts.QueuePatterns, opts.TopicPatterns, log); err != nil {
 		closeStore(st)
@@ -405,6 +422,7 @@ func (b *Broker) Start() error {
 	if b.ha != nil {
 		b.ha.Start()
 	}
+	b.startPurges()
 	return nil
 }
 
@@ -434,6 +452,25 @@ func (b *Broker) listenAll(port int, tc *tls.Config, kind string) ([]net.Addr, e
 	return out, nil
 }
 
+// startPurges runs the queue cleaner every queue-purge-interval (0: never).
+func (b *Broker) startPurges() {
+	interval := b.opts.QueuePurgeInterval
+	if interval <= 0 {
+		return
+	}
+	b.stopPurges = make(chan struct{})
+	ticker := time.NewTicker(interval)
+	done := b.stopPurges
+	go func() {
+		defer ticker.Stop()
+		b.broker.RunPurges(ticker.C, b.opts.MaxPurgeBatch, func(n int) {
+			if n > 0 {
+				b.log.WithField("messages", n).Debug("purged expired messages")
+			}
+		}, done)
+	}()
+}
+
 func displayHost(h string) string {
 	if h == "" {
 		return "all interfaces"
@@ -449,6 +486,10 @@ func (b *Broker) TLSAddrs() []net.Addr { return b.tlsAddrs }
 
 // Stop closes every connection with amqp:connection:forced and stops.
 func (b *Broker) Stop() {
+	if b.stopPurges != nil {
+		close(b.stopPurges)
+		b.stopPurges = nil
+	}
 	if b.ha != nil {
 		b.ha.Stop()
 	}
