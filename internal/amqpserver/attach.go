@@ -138,7 +138,6 @@ func (c *conn) attachProducer(l *amqp.Link) {
 		p.node = node
 	}
 	l.Context = p
-	l.RcvSettleMode = types.ReceiverSettleModeFirst
 	l.Attach()
 	l.Flow(c.srv.cfg.CreditWindow, false)
 }

@@ -172,10 +172,19 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			ctx.OnDelivery(&c.ext, e.Link, e.Delivery)
 		}
 	case amqp.EventDisposition:
-		if h, ok := e.Link.Context.(LinkHandler); ok {
-			h.OnDisposition(&c.ext, e.Link, e.Delivery)
-		} else if cons := c.consumers[e.Link]; cons != nil {
-			c.settled(cons, e.Delivery)
+		switch ctx := e.Link.Context.(type) {
+		case LinkHandler:
+			ctx.OnDisposition(&c.ext, e.Link, e.Delivery)
+		case *producer, *coordinator:
+			// Receiver settle mode second: the client settled after our
+			// outcome, and we settle in turn.
+			if e.Delivery.RemoteSettled() && e.Delivery.State() != nil {
+				e.Delivery.Settle()
+			}
+		default:
+			if cons := c.consumers[e.Link]; cons != nil {
+				c.settled(cons, e.Delivery)
+			}
 		}
 	case amqp.EventTransportClosed:
 		c.releaseACL()
@@ -380,13 +389,13 @@ func (c *conn) settled(cons *consumer, d *amqp.Delivery) {
 func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	m, err := message.Parse(d.Payload())
 	if err != nil {
-		d.Update(&types.Rejected{Error: types.NewError(types.CondDecodeError, "%v", err)}, true)
+		settleIn(d, &types.Rejected{Error: types.NewError(types.CondDecodeError, "%v", err)})
 		c.replenish(p)
 		return
 	}
 	if p.management || c.isManagement(p, m) {
 		c.manage(m)
-		d.Update(&types.Accepted{}, true)
+		settleIn(d, &types.Accepted{})
 		c.replenish(p)
 		return
 	}
@@ -394,13 +403,13 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	relay := node.Queue == nil && node.Exchange == nil
 	if relay {
 		if node, err = c.relayTarget(m); err != nil {
-			d.Update(&types.Rejected{Error: errorFor(err)}, true)
+			settleIn(d, &types.Rejected{Error: errorFor(err)})
 			c.replenish(p)
 			return
 		}
 	}
 	if denied := c.authorizeMessage(node, relay, m.Subject()); denied != nil {
-		d.Update(&types.Rejected{Error: denied}, true)
+		settleIn(d, &types.Rejected{Error: denied})
 		p.link.Detach(denied)
 		return
 	}
@@ -422,7 +431,7 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		mem, err := c.srv.cfg.Broker.AdmitMemory(int64(m.Size()) * int64(len(c.routed)))
 		if err != nil {
 			clear(c.routed)
-			d.Update(&types.Rejected{Error: errorFor(err)}, true)
+			settleIn(d, &types.Rejected{Error: errorFor(err)})
 			c.replenish(p)
 			return
 		}
@@ -449,13 +458,21 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	}
 	switch {
 	case failure != nil:
-		d.Update(&types.Rejected{Error: errorFor(failure)}, true)
+		settleIn(d, &types.Rejected{Error: errorFor(failure)})
 	case len(holds) > 0:
 		c.acceptWhenReleased(p, d, holds)
 	default:
-		d.Update(&types.Accepted{}, true)
+		settleIn(d, &types.Accepted{})
 	}
 	c.replenish(p)
+}
+
+// settleIn gives a message received from a client its outcome. In
+// receiver settle mode first it is settled at once; in mode second (the
+// client asked to settle first) it stays unsettled until the client
+// settles it (EventDisposition), unless the client already did.
+func settleIn(d *amqp.Delivery, st types.DeliveryState) {
+	d.Update(st, d.Link().RcvSettleMode != types.ReceiverSettleModeSecond || d.RemoteSettled())
 }
 
 // acceptWhenReleased settles a delivery once every hold on its message is
@@ -498,7 +515,7 @@ func (c *conn) settleReady() {
 	var last *producer
 	for i, h := range c.settling {
 		h.p.held--
-		h.d.Update(&types.Accepted{}, true)
+		settleIn(h.d, &types.Accepted{})
 		if h.p != last && last != nil {
 			c.replenish(last)
 		}
