@@ -106,9 +106,12 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		}
 	}
 	scfg := amqpserver.Config{
-		Broker:      b,
-		Log:         log,
-		ContainerID: containerID(),
+		Broker:            b,
+		Log:               log,
+		ContainerID:       containerID(),
+		Nagle:             !opts.TCPNoDelay,
+		SessionMaxUnacked: opts.SessionMaxUnacked,
+		Timestamp:         opts.EnableTimestamp,
 	}
 	if scfg.ACL, err = amqpserver.LoadAccessControl(opts.ACLFilePath(), opts.QueuePatterns, opts.TopicPatterns, log); err != nil {
 		closeStore(st)
