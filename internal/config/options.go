@@ -373,7 +373,7 @@ var options = []*option{
 		help:  "Flow control message limit of replication (0: no limit)",
 		field: func(o *Options) any { return &o.HAFlowMessages }},
 	{name: "ha-flow-bytes", kind: kindInt, arg: "N", def: "0", max: math.MaxUint32, group: groupHA,
-		help:  "Flow control byte limit of replication (0: no limit)",
+		help:  "Flow control byte limit of replication: the primary sends a backup no more events while those it has not acknowledged reach N bytes (0: no limit)",
 		field: func(o *Options) any { return &o.HAFlowBytes }},
 	{name: "ha-min-ready-backups", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupHA,
 		help:  "Minimum number of ready backups the primary requires (0: none)",

@@ -29,6 +29,7 @@ type Config struct {
 	Username, Password, Mechanism string
 	BackupTimeout                 time.Duration // ha-backup-timeout
 	FlowMessages                  int           // ha-flow-messages
+	FlowBytes                     int           // ha-flow-bytes: most unacknowledged bytes sent to a backup (0: no limit)
 	MinReadyBackups               int           // ha-min-ready-backups
 	MaintenanceInterval           time.Duration // link-maintenance-interval
 	HeartbeatInterval             time.Duration // link-heartbeat-interval

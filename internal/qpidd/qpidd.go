@@ -225,6 +225,7 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, log *logrus.
 		Mechanism:           opts.HAMechanism,
 		BackupTimeout:       opts.HABackupTimeout,
 		FlowMessages:        opts.HAFlowMessages,
+		FlowBytes:           opts.HAFlowBytes,
 		MinReadyBackups:     opts.HAMinReadyBackups,
 		MaintenanceInterval: opts.LinkMaintenanceInterval,
 		HeartbeatInterval:   opts.LinkHeartbeatInterval,
