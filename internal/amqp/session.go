@@ -65,6 +65,10 @@ func newSession(c *Connection, channel uint16) *Session {
 	}
 }
 
+// UnsettledOut is the number of deliveries sent on the session that are
+// not settled yet.
+func (s *Session) UnsettledOut() int { return len(s.unsettledOut) }
+
 // Connection returns the session's connection.
 func (s *Session) Connection() *Connection { return s.conn }
 

@@ -50,6 +50,15 @@ type Config struct {
 	MaxMessageSize uint64
 	// CreditWindow is the credit a producer link is kept topped up to.
 	CreditWindow uint32
+	// Nagle leaves Nagle's algorithm on for accepted connections
+	// (tcp-nodelay=no); by default they set TCP_NODELAY.
+	Nagle bool
+	// SessionMaxUnacked bounds the unsettled deliveries a session's
+	// consumers may have outstanding (session-max-unacked; 0: no bound).
+	SessionMaxUnacked int
+	// Timestamp adds the time of arrival to each received message as the
+	// message annotation x-opt-ingress-timestamp (enable-timestamp).
+	Timestamp bool
 	// Management answers requests to the management node (nil: none).
 	Management Management
 	// Extension admits connections and serves its own nodes (nil: none).
@@ -172,7 +181,8 @@ func (s *Server) accept(l net.Listener) {
 			tcp = t.NetConn()
 		}
 		if tc, ok := tcp.(*net.TCPConn); ok {
-			_ = tc.SetNoDelay(true)
+			// Go sets TCP_NODELAY on every TCP connection: set it either way.
+			_ = tc.SetNoDelay(!s.cfg.Nagle)
 		}
 		s.serve(nc)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -23,6 +24,7 @@ var connIDs atomic.Uint64
 // and the broker subscriptions of its links.
 type conn struct {
 	srv *Server
+	nc  net.Conn
 	dc  *driver.Conn
 	log *logrus.Entry
 	id  string // owner of this connection's exclusive queues
@@ -41,6 +43,9 @@ type conn struct {
 	routed    []*broker.Queue
 	scratch   []byte          // message encoding buffer, copied by the engine
 	txns      map[string]*txn // declared transactions by id
+	// unackedFull: a consumer stopped at session-max-unacked; the next
+	// settlement services the consumers again.
+	unackedFull bool
 
 	// Deliveries whose holds are all done, to settle in one pass on the
 	// connection (holds complete in batches: a journal sync, a backup's
@@ -77,6 +82,7 @@ func newConn(s *Server, nc net.Conn, sec Security) *conn {
 	c := &conn{
 		srv:       s,
 		sec:       sec,
+		nc:        nc,
 		log:       s.log.WithField("remote", nc.RemoteAddr().String()),
 		id:        "conn-" + itoa(connIDs.Add(1)),
 		consumers: map[*amqp.Link]*consumer{},
@@ -184,6 +190,10 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 		default:
 			if cons := c.consumers[e.Link]; cons != nil {
 				c.settled(cons, e.Delivery)
+				if c.unackedFull && e.Delivery.Settled() {
+					c.unackedFull = false
+					c.serviceAll()
+				}
 			}
 		}
 	case amqp.EventTransportClosed:
@@ -267,6 +277,11 @@ func (c *conn) detach(l *amqp.Link) {
 		}
 	}
 	l.Detach(nil)
+	if c.unackedFull {
+		// The link's unsettled deliveries are gone: room for the others.
+		c.unackedFull = false
+		c.serviceAll()
+	}
 }
 
 // notify is called by queues, from any goroutine, when a consumer that came
@@ -299,6 +314,14 @@ func (c *conn) service(cons *consumer) {
 			return // Writable resumes
 		}
 		want := int(min(l.Credit(), batch))
+		if limit := c.srv.cfg.SessionMaxUnacked; limit > 0 && !cons.preSettle {
+			room := limit - l.Session().UnsettledOut()
+			if room <= 0 {
+				c.unackedFull = true
+				return // a settlement resumes
+			}
+			want = min(want, room)
+		}
 		c.fetched = cons.sub.Fetch(c.fetched[:0], want)
 		sent := true
 		for i, e := range c.fetched {
@@ -398,6 +421,9 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 		settleIn(d, &types.Accepted{})
 		c.replenish(p)
 		return
+	}
+	if c.srv.cfg.Timestamp {
+		m.MessageAnnotations = stampArrival(m.MessageAnnotations, time.Now())
 	}
 	node := p.node
 	relay := node.Queue == nil && node.Exchange == nil

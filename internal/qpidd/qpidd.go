@@ -140,6 +140,9 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		ConnectionLimitPerIP:   opts.ConnectionLimitPerIP,
 		HandshakeTimeout:       opts.MaxNegotiateTime,
 		MaxQueuesPerUser:       opts.MaxQueuesPerUser,
+		Nagle:                  !opts.TCPNoDelay,
+		SessionMaxUnacked:      opts.SessionMaxUnacked,
+		Timestamp:              opts.EnableTimestamp,
 	}
 	if opts.MaxNegotiateTime == 0 {
 		scfg.HandshakeTimeout = -1 // max-negotiate-time=0: no limit
@@ -362,6 +365,7 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tl
 		TLS:                 tlsFiles,
 		BackupTimeout:       opts.HABackupTimeout,
 		FlowMessages:        opts.HAFlowMessages,
+		FlowBytes:           opts.HAFlowBytes,
 		MinReadyBackups:     opts.HAMinReadyBackups,
 		MaintenanceInterval: opts.LinkMaintenanceInterval,
 		HeartbeatInterval:   opts.LinkHeartbeatInterval,

@@ -182,7 +182,9 @@ func TestTLSClients(t *testing.T) {
 // one, a plain connection under require-encryption.
 func TestTLSRefusals(t *testing.T) {
 	p := newPKI(t)
-	b, _ := startAuth(t, p.args("--require-encryption", "yes", "--ssl-require-client-authentication", "yes")...)
+	// The CA of --ssl-ca-file decides which client certificates are good.
+	b, _ := startAuth(t, "--ssl-cert-file", p.broker.CertFile, "--ssl-key-file", p.broker.KeyFile, "--ssl-ca-file", p.ca.CertFile,
+		"--require-encryption", "yes", "--ssl-require-client-authentication", "yes")
 	alice := p.ca.Issue(t, testpki.Spec{Name: "alice", Client: true})
 	plain := goamqp.SASLTypePlain("alice", "alice-pw")
 	good := func(t *testing.T) {
