@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -84,4 +85,15 @@ func TestHAFlowBytes(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// ha-flow-messages=0 is no limit, as in the original: the most credit a
+// link can grant, not the HA module's default of 1000.
+func TestFlowMessagesZeroIsNoLimit(t *testing.T) {
+	if got := flowMessages(0); got != math.MaxInt32 {
+		t.Fatalf("ha-flow-messages=0 gives credit %d", got)
+	}
+	if got := flowMessages(250); got != 250 {
+		t.Fatalf("ha-flow-messages=250 gives credit %d", got)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -364,7 +365,7 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tl
 		Mechanism:           opts.HAMechanism,
 		TLS:                 tlsFiles,
 		BackupTimeout:       opts.HABackupTimeout,
-		FlowMessages:        opts.HAFlowMessages,
+		FlowMessages:        flowMessages(opts.HAFlowMessages),
 		FlowBytes:           opts.HAFlowBytes,
 		MinReadyBackups:     opts.HAMinReadyBackups,
 		MaintenanceInterval: opts.LinkMaintenanceInterval,
@@ -378,6 +379,16 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tl
 		// as a backup.
 		Exit: stopSelf,
 	}, b, log)
+}
+
+// flowMessages is the replication credit of ha-flow-messages, whose 0
+// means no limit (the most credit AMQP can grant at once; ha-flow-bytes
+// may still bound it).
+func flowMessages(n int) int {
+	if n == 0 {
+		return math.MaxInt32
+	}
+	return n
 }
 
 // durable is the store as the HA module sees it: nil without one (a nil
