@@ -33,6 +33,7 @@ type Config struct {
 	TLS                 *tlsconfig.Store
 	BackupTimeout       time.Duration // ha-backup-timeout
 	FlowMessages        int           // ha-flow-messages
+	FlowBytes           int           // ha-flow-bytes: most unacknowledged bytes sent to a backup (0: no limit)
 	MinReadyBackups     int           // ha-min-ready-backups
 	MaintenanceInterval time.Duration // link-maintenance-interval
 	HeartbeatInterval   time.Duration // link-heartbeat-interval
