@@ -436,6 +436,8 @@ func (c *Conn) connect(addr string) (*session, error) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("no connection within %v: %w", c.opts.ConnectTimeout, err)
+	} else if strings.Contains(err.Error(), refusedNoOpen) {
+		err = fmt.Errorf("refused without an open (an HA backup's amqp:connection:forced; go-amqp drops the condition): %w", err)
 	}
 	return nil, err
 }
