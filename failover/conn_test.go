@@ -263,7 +263,9 @@ func TestConnLearnsFailoverServerList(t *testing.T) {
 			{Key: types.Symbol("hostname"), Value: "127.0.0.1"},
 		}
 	}
+	a.mu.Lock()
 	a.props = types.Map{{Key: types.Symbol(FailoverServerListProperty), Value: []any{entry(a.port()), entry(b.port())}}}
+	a.mu.Unlock()
 	var ev events
 	c, err := Dial(context.Background(), []string{a.addr()}, &Options{OnEvent: ev.add})
 	if err != nil {
