@@ -310,6 +310,7 @@ func (c *Conn) run() {
 	var (
 		idx      int       // the next address to try
 		cause    error     // why the last connection ended
+		lastErr  error     // the last attempt's error
 		lostAt   time.Time // when (zero before the first connection)
 		started  = time.Now()
 		first    = true
@@ -325,7 +326,7 @@ func (c *Conn) run() {
 					since = lostAt
 				}
 				if time.Since(since) > c.opts.ReconnectTimeout {
-					err := fmt.Errorf("failover: no connection for %v: last error: %w", c.opts.ReconnectTimeout, cause)
+					err := fmt.Errorf("failover: no connection for %v: last error: %w", c.opts.ReconnectTimeout, lastErr)
 					c.set(nil, err)
 					c.event(Event{Kind: GaveUp, Err: err})
 					return
@@ -366,7 +367,7 @@ func (c *Conn) run() {
 				return
 			}
 			c.event(Event{Kind: AttemptFailed, Address: addr, Err: err})
-			cause = err
+			lastErr = err
 			attempts++
 			idx++
 		}
