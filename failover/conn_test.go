@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/Azure/go-amqp"
 	iamqp "github.com/qpidha/qpidha/internal/amqp"
 	"github.com/qpidha/qpidha/internal/amqp/driver"
 	"github.com/qpidha/qpidha/internal/amqp/types"
@@ -115,6 +116,19 @@ func (h fakeHandler) HandleEvent(c *driver.Conn, e iamqp.Event) {
 		e.Session.Begin()
 	case iamqp.EventSessionEnd:
 		e.Session.End(nil)
+	case iamqp.EventLinkAttach:
+		if e.Link.Context == nil { // attached here, then
+			e.Link.Context = true
+			e.Link.Attach()
+			if !e.Link.IsSender() {
+				e.Link.Flow(100, false)
+			}
+		}
+	case iamqp.EventLinkDetach:
+		e.Link.Detach(nil)
+	case iamqp.EventDelivery:
+		e.Delivery.Update(&types.Accepted{}, true)
+		e.Delivery.Link().Flow(100, false)
 	}
 }
 
@@ -309,5 +323,60 @@ func TestCloseStops(t *testing.T) {
 	}
 	if _, err := c.NewSender(context.Background(), "q", nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("NewSender after Close: %v", err)
+	}
+}
+
+// Blocked operations end with ErrClosed when the Conn closes; a Sender's
+// Send works through a failover.
+func TestLinksAcrossFailoverAndClose(t *testing.T) {
+	a := startFake(t, "open")
+	b := startFake(t, "refuse")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var ev events
+	c, err := Dial(ctx, []string{a.addr(), b.addr()}, &Options{OnEvent: ev.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := c.NewSender(ctx, "q", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := c.NewReceiver(ctx, "q", &ReceiverOptions{DedupWindow: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Send(ctx, amqp.NewMessage([]byte("1"))); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	b.setMode("open")
+	a.setMode("refuse")
+	a.drop()
+	if err := snd.Send(ctx, amqp.NewMessage([]byte("2"))); err != nil {
+		t.Fatalf("Send after the failover: %v", err)
+	}
+	if c.Address() != b.addr() {
+		t.Errorf("sent through %q, want %q", c.Address(), b.addr())
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := rcv.Receive(ctx) // the fake never sends
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Receive after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Receive still blocked 5s after Close")
+	}
+	if err := snd.Send(ctx, amqp.NewMessage([]byte("3"))); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close: %v", err)
+	}
+	if err := rcv.Close(ctx); err != nil {
+		t.Errorf("Receiver.Close after Conn.Close: %v", err)
 	}
 }

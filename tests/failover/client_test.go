@@ -108,7 +108,7 @@ func TestFailoverClientPackage(t *testing.T) {
 	var next atomic.Int64
 	stopSending := make(chan struct{})
 	var senders sync.WaitGroup
-	const senderGoroutines, perSecond = 4, 50 // 200 messages a second in all
+	const senderGoroutines, perSecond = 8, 50 // 400 messages a second in all
 	for g := 0; g < senderGoroutines; g++ {
 		senders.Add(1)
 		go func() {
