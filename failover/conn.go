@@ -47,7 +47,7 @@ type Options struct {
 	// IgnoreFailoverServerList keeps the address list as given: by default
 	// the addresses a broker advertises in its open frame (the connection
 	// property failover-server-list, see FailoverServerListProperty) are
-	// added after the given ones.
+	// added after the given ones (over TLS, only the TLS ones).
 	IgnoreFailoverServerList bool
 
 	// OnEvent, if set, is called on every connection, loss, failed attempt
@@ -457,12 +457,33 @@ func (c *Conn) learn(s *session) {
 		scheme = u.Scheme
 	}
 	addrs, _, err := ParseFailoverServerList(v, scheme)
-	if err != nil || len(addrs) == 0 {
+	if err != nil {
+		return
+	}
+	addrs = noDowngrade(addrs, scheme)
+	if len(addrs) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.addrs = mergeAddrs(c.addrs[:c.given], addrs)
+}
+
+// noDowngrade drops the plain amqp addresses from an advertised list when
+// the connection that brought it is TLS: credentials (and messages) must
+// not move to an unencrypted connection on a broker's word (qpid-jms
+// refuses such redirects too, unless told otherwise).
+func noDowngrade(addrs []string, scheme string) []string {
+	if scheme == "amqp" {
+		return addrs
+	}
+	var out []string
+	for _, a := range addrs {
+		if !strings.HasPrefix(a, "amqp://") {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // mergeAddrs is given followed by the advertised addresses it lacks.

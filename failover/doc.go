@@ -50,7 +50,7 @@
 // connection property failover-server-list (the format ActiveMQ Artemis
 // and qpid-jms use; qpidd sends its ha-public-url addresses): the Conn
 // adds them to its list (Options.IgnoreFailoverServerList keeps the list as
-// given). go-amqp 1.6.0 exposes the open's properties (Conn.Properties),
+// given); over TLS it ignores advertised plain amqp addresses. go-amqp 1.6.0 exposes the open's properties (Conn.Properties),
 // so this works with a primary; a backup refuses without an open, so only a
 // primary's list is ever read.
 //

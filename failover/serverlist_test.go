@@ -67,6 +67,12 @@ func TestMergeAndNormalize(t *testing.T) {
 			t.Errorf("normalize(%q): no error", bad)
 		}
 	}
+	if got := noDowngrade([]string{"amqp://a:1", "amqps://b:2", "amqp+ssl://c:3"}, "amqps"); !reflect.DeepEqual(got, []string{"amqps://b:2", "amqp+ssl://c:3"}) {
+		t.Errorf("a TLS connection learnt plain addresses: %q", got)
+	}
+	if got := noDowngrade([]string{"amqp://a:1", "amqps://b:2"}, "amqp"); len(got) != 2 {
+		t.Errorf("a plain connection dropped addresses: %q", got)
+	}
 	got := mergeAddrs([]string{"amqp://vip:5672"}, []string{"amqp://n1:5672", "amqp://vip:5672", "amqp://n2:5672"})
 	if want := []string{"amqp://vip:5672", "amqp://n1:5672", "amqp://n2:5672"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("merge: %q", got)
