@@ -391,7 +391,12 @@ func (c *Conn) run() {
 			cause = s.cause
 		case <-c.closing:
 			c.set(nil, ErrClosed)
-			_ = s.conn.Close()
+			closed := make(chan struct{})
+			go func() { _ = s.conn.Close(); close(closed) }()
+			select { // a hung peer may hold a write for go-amqp's WriteTimeout
+			case <-closed:
+			case <-time.After(c.opts.ConnectTimeout):
+			}
 			return
 		}
 		lostAt = time.Now()
