@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -325,4 +326,82 @@ func TestFailoverClientPermanentErrors(t *testing.T) {
 	if conn.Err() != nil {
 		t.Errorf("a link's refusal ended the Conn: %v", conn.Err())
 	}
+}
+
+// A hung primary (SIGSTOP: the TCP connections stay up, nothing answers)
+// is found by the heartbeat (IdleTimeout): a Send under way when it froze
+// completes on the promoted backup, and the receiver gets the message.
+func TestFailoverClientHungPrimary(t *testing.T) {
+	c := qpiddtest.StartCluster(t, 3, "--ha-replicate", "all", "--queue-patterns", ".*")
+	if err := qpiddtest.Promote(t, c.Brokers[0]); err != nil {
+		t.Fatal(err)
+	}
+	qpiddtest.WaitStatus(t, c.Brokers[0], "active", 20*time.Second)
+	for _, b := range c.Brokers[1:] {
+		qpiddtest.WaitStatus(t, b, "ready", 20*time.Second)
+	}
+	var addrs []string
+	for _, b := range c.Brokers {
+		addrs = append(addrs, b.URL())
+	}
+	const idle = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := &fo.Options{
+		ConnOptions:    &amqp.ConnOptions{IdleTimeout: idle},
+		ConnectTimeout: time.Second, // the frozen broker swallows attempts
+		OnEvent:        func(e fo.Event) { t.Logf("event: %v", e) },
+	}
+	conn, err := fo.Dial(ctx, addrs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	snd, err := conn.NewSender(ctx, "hung", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := conn.NewReceiver(ctx, "hung", &fo.ReceiverOptions{DedupWindow: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(id string) *amqp.Message {
+		m := amqp.NewMessage([]byte(id))
+		m.Properties = &amqp.MessageProperties{MessageID: id}
+		return m
+	}
+	if err := snd.Send(ctx, msg("before")); err != nil {
+		t.Fatal(err)
+	}
+
+	c.Brokers[0].Signal(syscall.SIGSTOP)
+	t0 := time.Now()
+	sent := make(chan error, 1)
+	go func() { sent <- snd.Send(ctx, msg("while-hung")) }()
+	qpiddtest.WaitUnresponsive(t, c.Brokers[0])
+	if err := qpiddtest.Promote(t, c.Brokers[1]); err != nil {
+		t.Fatalf("promote: %v", err)
+	}
+	qpiddtest.WaitStatus(t, c.Brokers[1], "active", 20*time.Second)
+	if err := <-sent; err != nil {
+		t.Fatalf("Send across the hung primary: %v", err)
+	}
+	took := time.Since(t0)
+	t.Logf("a Send under way when the primary froze completed after %v (idle timeout %v)", took.Round(time.Millisecond), idle)
+	if took > 2*idle+10*time.Second {
+		t.Errorf("the Send took %v", took)
+	}
+	got := map[string]bool{}
+	for len(got) < 2 {
+		m, err := rcv.Receive(ctx)
+		if err != nil {
+			t.Fatalf("Receive (got %v): %v", got, err)
+		}
+		got[string(m.GetData())] = true
+		_ = rcv.Accept(ctx, m)
+	}
+	if !got["before"] || !got["while-hung"] {
+		t.Errorf("received %v", got)
+	}
+	c.Brokers[0].Kill() // never let the old primary run again
 }
