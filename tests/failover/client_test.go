@@ -405,3 +405,85 @@ func TestFailoverClientHungPrimary(t *testing.T) {
 	}
 	c.Brokers[0].Kill() // never let the old primary run again
 }
+
+// The Receiver's window drops a copy of a message-id it handed out (and
+// settles it), but not a message the application released, nor ids older
+// than the window.
+func TestFailoverClientDedupWindow(t *testing.T) {
+	b := qpiddtest.Start(t, "--queue-patterns", ".*")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := fo.Dial(ctx, []string{b.URL()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	snd, err := conn.NewSender(ctx, "dedup", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := conn.NewReceiver(ctx, "dedup", &fo.ReceiverOptions{DedupWindow: 2, Link: &amqp.ReceiverOptions{Credit: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(id, body string) {
+		t.Helper()
+		m := amqp.NewMessage([]byte(body))
+		m.Properties = &amqp.MessageProperties{MessageID: id}
+		if err := snd.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	receive := func() *fo.Message {
+		t.Helper()
+		m, err := rcv.Receive(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// a, a again (dropped), b, then a third time: still in the window
+	// (a, b), dropped; c evicts a; a comes through again.
+	for _, s := range [][2]string{{"a", "a1"}, {"a", "a2"}, {"b", "b1"}, {"a", "a3"}, {"c", "c1"}, {"a", "a4"}} {
+		send(s[0], s[1])
+	}
+	var got []string
+	for i := 0; i < 4; i++ {
+		m := receive()
+		got = append(got, string(m.GetData()))
+		if err := rcv.Accept(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := "a1 b1 c1 a4"; strings.Join(got, " ") != want {
+		t.Errorf("received %q, want %q", strings.Join(got, " "), want)
+	}
+	if rcv.Duplicates() != 2 {
+		t.Errorf("%d duplicates dropped, want 2", rcv.Duplicates())
+	}
+	// A released message comes back to the application.
+	send("r", "r1")
+	m := receive()
+	if err := rcv.Release(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if m2 := receive(); string(m2.GetData()) != "r1" {
+		t.Errorf("after a release got %q, want r1 again", m2.GetData())
+	} else if err := rcv.Accept(ctx, m2); err != nil {
+		t.Fatal(err)
+	}
+	// The dropped copies were settled (accepted): once the link is gone,
+	// nothing comes back to another receiver.
+	if err := rcv.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other, err := conn.NewReceiver(ctx, "dedup", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer rcancel()
+	if m, err := other.Receive(rctx); err == nil {
+		t.Errorf("left on the queue: %q", m.GetData())
+	}
+}
