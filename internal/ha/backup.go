@@ -138,6 +138,7 @@ func (b *backup) replicateFrom(addr string) error {
 	select {
 	case err := <-done:
 		if r.streaming {
+			b.m.primaryAddr.Store(nil)
 			b.log.WithField("address", addr).WithError(err).Warn("lost the primary")
 			b.m.step(func(c *core.Core) error { c.PrimaryLost(); return nil })
 		}

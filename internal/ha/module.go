@@ -92,8 +92,11 @@ type Module struct {
 	// the cause is its own configuration (credentials, TLS), nil once it
 	// replicates: status shows it so an administrator need not guess.
 	linkError atomic.Pointer[string]
-	streams   map[core.StreamID]*stream
-	streamID  core.StreamID
+	// primaryAddr is the address a backup replicates from, nil when it
+	// does not: named when the backup refuses a client.
+	primaryAddr atomic.Pointer[string]
+	streams     map[core.StreamID]*stream
+	streamID    core.StreamID
 	// lostPending are parties of streams that ended, which every new
 	// message waits for until the core has heard of their end.
 	lostPending uint64
@@ -358,8 +361,12 @@ func (m *Module) Admit(info amqpserver.ConnInfo) (amqpserver.Admission, *types.E
 	if info.Admin && (m.cfg.AdminAllowed == nil || m.cfg.AdminAllowed(info.User)) {
 		return amqpserver.AdmitManagement, nil
 	}
+	primary := "the primary"
+	if a := m.primaryAddr.Load(); a != nil {
+		primary = "the primary (" + *a + ")"
+	}
 	return amqpserver.Refuse, types.NewError(types.CondConnectionForced,
-		"this broker is an HA backup (%s): connect to the primary", st)
+		"this broker is an HA backup (%s) and refuses clients: connect to %s, or as an administrator (qpid-config --ha-admin, qpid-ha)", st, primary)
 }
 
 // Attach implements amqpserver.Extension: the replication nodes, served only

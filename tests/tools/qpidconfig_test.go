@@ -576,3 +576,22 @@ func TestSCRAM(t *testing.T) {
 	fails(t, 1, "Error: cannot connect to "+b.Addr()+": the broker does not offer the SASL mechanism this client asked for, ANONYMOUS (it offers SCRAM-SHA-256, PLAIN)", "-b", b.Addr(), "queues")
 	fails(t, 1, "SASL mechanism SCRAM-SHA-256 needs a user name", "-b", b.Addr(), "--sasl-mechanism", "SCRAM-SHA-256", "queues")
 }
+
+// qpid-config against a backup says that it is a backup, its state, and
+// what to do: the primary's address, or --ha-admin; with --ha-admin it
+// answers.
+func TestBackupRefusalSaysWhatToDo(t *testing.T) {
+	c := qpiddtest.StartCluster(t, 2)
+	primary, backup := c.Brokers[0], c.Brokers[1]
+	if err := qpiddtest.Promote(t, primary); err != nil {
+		t.Fatal(err)
+	}
+	qpiddtest.WaitStatus(t, backup, "ready", 30*time.Second)
+	r := fails(t, 1, "this broker is an HA backup (ready) and refuses clients: connect to the primary ("+primary.Addr()+"), or as an administrator (qpid-config --ha-admin", "-b", backup.Addr(), "queues")
+	if strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("want one line: %q", r.stderr)
+	}
+	if out := ok(t, backup, "--ha-admin", "exchanges"); !strings.Contains(out, "amq.direct") {
+		t.Fatalf("qpid-config --ha-admin exchanges on the backup: %s", out)
+	}
+}
