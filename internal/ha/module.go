@@ -25,6 +25,7 @@ type Config struct {
 	QueueReplication bool     // ha-queue-replication
 	Brokers          []string // ha-brokers-url addresses: host:port, ssl:host:port (PeerAddress)
 	PublicURL        string   // ha-public-url, shown by qpid-ha query
+	Version          string   // the broker's version, shown by qpid-ha status --all --verbose
 	Replicate        string   // ha-replicate: none|configuration|all
 	// Credentials backups use to connect to the primary.
 	Username, Password, Mechanism string

@@ -51,6 +51,8 @@ func (m *Module) Status() map[string]any {
 		"position":          pos.String(),
 		"storeHealth":       healthText(m.storeHealth()),
 		"linkError":         m.LinkError(),
+		"uptime":            int64(time.Since(m.start).Seconds()),
+		"version":           m.cfg.Version,
 	}
 }
 

@@ -365,6 +365,7 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tl
 		Mechanism:           opts.HAMechanism,
 		TLS:                 tlsFiles,
 		BackupTimeout:       opts.HABackupTimeout,
+		Version:             Version,
 		FlowMessages:        flowMessages(opts.HAFlowMessages),
 		FlowBytes:           opts.HAFlowBytes,
 		MinReadyBackups:     opts.HAMinReadyBackups,

@@ -6,6 +6,7 @@ package qpidha
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -501,4 +502,47 @@ func TestSCRAM(t *testing.T) {
 	failure(t, qpidHA(t, "status", "-b", "admin/wrong@"+b.Addr()), "cannot connect to "+b.Addr()+": authentication failed (SCRAM-SHA-256): check the user name and password")
 	failure(t, run(t, []string{"QPID_HA_PASSWORD=wrong"}, "ping", "--config", conf), "authentication failed (SCRAM-SHA-256)")
 	failure(t, qpidHA(t, "status", "-b", b.Addr(), "--sasl-mechanism", "DIGEST-MD5"), "SASL mechanism DIGEST-MD5 is not supported by this tool")
+}
+
+// TestStatusJSONAndVerbose: status and query keep their output and gain
+// --json; status --all --verbose is a table of every broker: state, in
+// ready set, epoch, lag, uptime, version.
+func TestStatusJSONAndVerbose(t *testing.T) {
+	c := qpiddtest.StartCluster(t, 2, "--ha-replicate", "all")
+	primary, backup := c.Brokers[0], c.Brokers[1]
+	want(t, 0, "promote", "-b", primary.Addr(), "--cluster-manager")
+	qpiddtest.WaitStatus(t, backup, "ready", 30*time.Second)
+
+	r := want(t, 0, "status", "--all", "--verbose", "-b", backup.Addr())
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ADDRESS STATE READY SET EPOCH LAG UPTIME VERSION" {
+		t.Fatalf("status --all --verbose:\n%s", r.stdout)
+	}
+	for i, want := range [][]string{{primary.Addr(), "active", "-", "1", "-"}, {backup.Addr(), "ready", "yes", "1", "0"}} {
+		if f := strings.Fields(lines[i+1]); len(f) != 7 || strings.Join(f[:5], " ") != strings.Join(want, " ") {
+			t.Fatalf("row %d %q, want %q and uptime, version", i+1, lines[i+1], want)
+		}
+	}
+
+	var one map[string]any
+	if err := json.Unmarshal([]byte(want(t, 0, "status", "--json", "-b", backup.Addr()).stdout), &one); err != nil {
+		t.Fatal(err)
+	}
+	if one["status"] != "ready" || one["inReadySet"] != true || one["epoch"] != float64(1) {
+		t.Fatalf("status --json: %v", one)
+	}
+	var all []map[string]any
+	if err := json.Unmarshal([]byte(want(t, 0, "query", "--all", "--json", "-b", backup.Addr()).stdout), &all); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0]["address"] != primary.Addr() || all[0]["status"] != "active" || all[1]["status"] != "ready" {
+		t.Fatalf("query --all --json: %v", all)
+	}
+	// The plain outputs stay the original's.
+	if r := want(t, 0, "status", "-b", backup.Addr()); r.stdout != "ready\n" {
+		t.Fatalf("status: %q", r.stdout)
+	}
+	if r := want(t, 2, "status", "--verbose", "-b", backup.Addr()); !strings.Contains(r.stderr, "--verbose is a table of every broker") {
+		t.Fatalf("status --verbose without --all: %s", r)
+	}
 }
