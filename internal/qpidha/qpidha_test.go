@@ -152,7 +152,7 @@ func TestHelp(t *testing.T) {
 	}
 	for _, args := range [][]string{{"status", "--help"}, {"help", "status"}} {
 		code, out, _ = qpidHA(t, args...)
-		if code != 0 || !strings.HasPrefix(out, "Usage: qpid-ha [OPTIONS] status [--expect=<status>] [--is-primary] [--all]\n") {
+		if code != 0 || !strings.HasPrefix(out, "Usage: qpid-ha [OPTIONS] status [--expect=<status>] [--is-primary] [--all] [--json] [--verbose]\n") {
 			t.Fatalf("%q: exit %d\n%s", args, code, out)
 		}
 		for _, f := range flags() {
