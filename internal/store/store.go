@@ -764,6 +764,10 @@ type Stats struct {
 	LiveBytes int64 // bytes of the records that live
 	Reclaimed int   // journal files dropped
 	Carried   int   // records carried forward out of old files
+	// Stopped: a write or sync failed (not for a full disk) and the store
+	// stopped; Syncing is how long the sync in progress has taken so far.
+	Stopped bool
+	Syncing time.Duration
 }
 
 // Stats returns the store's figures.
@@ -771,8 +775,10 @@ func (s *Store) Stats() Stats {
 	js := s.j.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	err := s.j.Err()
 	return Stats{Stats: js, Dir: s.cfg.Dir, Queues: len(s.queues), Messages: len(s.msgs),
-		LiveBytes: s.liveBytes, Reclaimed: s.reclaimed, Carried: s.carried}
+		LiveBytes: s.liveBytes, Reclaimed: s.reclaimed, Carried: s.carried,
+		Stopped: err != nil && !errors.Is(err, journal.ErrFull), Syncing: s.j.Syncing()}
 }
 
 // Attributes are the store's figures for management (qpid-config list store).
