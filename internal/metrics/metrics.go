@@ -106,7 +106,7 @@ func New(cfg Config) *Metrics {
 		}),
 	}
 	m.col = &collector{limit: cfg.QueueSeriesLimit}
-	m.reg.MustRegister(m.col, m.guardHold, m.syncTime, m.perSync,
+	m.reg.MustRegister(m.col,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "qpidha_build_info",
@@ -116,8 +116,17 @@ func New(cfg Config) *Metrics {
 	return m
 }
 
-// Watch sets what the metrics read; call it before serving them.
-func (m *Metrics) Watch(src Sources) { m.col.src = src }
+// Watch sets what the metrics read, and exports the histograms of the HA
+// module and the store if there are those; call it once, before serving.
+func (m *Metrics) Watch(src Sources) {
+	m.col.src = src
+	if src.HA != nil {
+		m.reg.MustRegister(m.guardHold)
+	}
+	if src.Store != nil {
+		m.reg.MustRegister(m.syncTime, m.perSync)
+	}
+}
 
 // Registry is the metrics' registry.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }

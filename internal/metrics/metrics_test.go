@@ -163,7 +163,7 @@ func TestStandaloneOmitsHAAndStore(t *testing.T) {
 	m := New(Config{})
 	m.Watch(Sources{Server: fakeServer{}, Queues: newBroker(t)})
 	s := scrape(t, m)
-	for _, n := range []string{"qpidha_ha_state", "qpidha_ha_epoch", "qpidha_store_messages"} {
+	for _, n := range []string{"qpidha_ha_state", "qpidha_ha_epoch", "qpidha_store_messages", "qpidha_ha_guard_hold_seconds", "qpidha_store_sync_seconds"} {
 		if _, ok := s[n]; ok {
 			t.Errorf("%s exported without its source", n)
 		}
