@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"strconv"
@@ -41,6 +40,8 @@ func (m *Metrics) Serve(addr string) (*Endpoint, error) {
 	mux.Handle(Path, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		MaxRequestsInFlight: 4, // a scrape reads every queue: no stampede
 		Timeout:             30 * time.Second,
+		// A metric that fails to collect leaves the others served.
+		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	e := &Endpoint{
 		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
@@ -49,9 +50,7 @@ func (m *Metrics) Serve(addr string) (*Endpoint, error) {
 	}
 	go func() {
 		defer close(e.done)
-		if err := e.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err // the listener closed under us: Close reports nothing more
-		}
+		_ = e.srv.Serve(l) // ends with http.ErrServerClosed at Close
 	}()
 	return e, nil
 }

@@ -266,6 +266,17 @@ func SeriesQueues(queues []*broker.Queue, limit int) (own, other []*broker.Queue
 func (c *collector) collectQueues(ch chan<- prometheus.Metric, queues []*broker.Queue) {
 	gauge(ch, dQueues, float64(len(queues)))
 	own, other := SeriesQueues(queues, c.limit)
+	if len(other) > 0 {
+		// A queue named like the sum goes into it: two series with the
+		// same labels would fail the scrape.
+		for i, q := range own {
+			if q.Name() == OtherQueues {
+				own = append(own[:i:i], own[i+1:]...)
+				other = append(other, q)
+				break
+			}
+		}
+	}
 	emit := func(name string, st broker.QueueStats, stopped float64) {
 		gauge(ch, dDepth, float64(st.Depth), name)
 		gauge(ch, dBytes, float64(st.Bytes), name)

@@ -241,3 +241,22 @@ func TestEndpoint(t *testing.T) {
 		t.Errorf("ListenAddress(::1) = %s", got)
 	}
 }
+
+// A queue named like the sum, when there is a sum, is counted in it: two
+// series with the same labels would fail the whole scrape.
+func TestQueueNamedOther(t *testing.T) {
+	b := newBroker(t)
+	declare(t, b, OtherQueues, broker.QueueSettings{Durable: true}, 2)
+	declare(t, b, "a", broker.QueueSettings{Durable: true}, 1)
+	declare(t, b, "tmp", broker.QueueSettings{AutoDelete: true}, 4)
+	builtin := len(b.Queues()) - 3
+	m := New(Config{QueueSeriesLimit: builtin + 2})
+	m.Watch(Sources{Queues: b})
+	s := scrape(t, m)
+	want(t, s, 6, "qpidha_queue_depth_messages", "queue", OtherQueues)
+	want(t, s, 1, "qpidha_queue_depth_messages", "queue", "a")
+
+	m = New(Config{}) // no sum: the queue has its own series
+	m.Watch(Sources{Queues: b})
+	want(t, scrape(t, m), 2, "qpidha_queue_depth_messages", "queue", OtherQueues)
+}
