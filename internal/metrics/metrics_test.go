@@ -260,3 +260,26 @@ func TestQueueNamedOther(t *testing.T) {
 	m.Watch(Sources{Queues: b})
 	want(t, scrape(t, m), 2, "qpidha_queue_depth_messages", "queue", OtherQueues)
 }
+
+// What the guard's timing adds per held message: a timed hold instead of a
+// plain one, a clock read at each end, and one histogram observation.
+func BenchmarkGuardHold(b *testing.B) {
+	start := time.Now()
+	m := New(Config{})
+	m.Watch(Sources{HA: fakeHA{}})
+	ended := func(began int64) { m.ObserveGuard(time.Since(start) - time.Duration(began)) }
+	b.Run("plain", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			h := broker.NewHold(3)
+			h.Release(1)
+			h.Release(2)
+		}
+	})
+	b.Run("timed", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			h := broker.NewTimedHold(3, int64(time.Since(start)), ended)
+			h.Release(1)
+			h.Release(2)
+		}
+	})
+}
