@@ -5,7 +5,8 @@
 #     proxy as the official toolchain module, exactly as GOTOOLCHAIN would;
 #   - for the tests: Debian's proton (python3-qpid-proton for
 #     /usr/bin/python3, libqpid-proton11-dev-examples), shellcheck, xmllint,
-#     ocf-tester, pcs and Pacemaker's command-line tools (no daemon started).
+#     ocf-tester, pcs and Pacemaker's command-line tools, promtool (no daemon
+#     started).
 # Usage: scripts/setup.sh [build|test]   (default: test)
 set -eu
 
@@ -45,11 +46,12 @@ fi
 # file and objdump (binutils), which check that the binaries are static;
 # groff, which checks the manual pages; systemd-analyze, which checks the unit;
 # debhelper and rpm, which build the packages (make packages), lintian and
-# rpmlint, which check them; vagrant, which validates the Vagrantfile.
+# rpmlint, which check them; vagrant, which validates the Vagrantfile;
+# prometheus, whose promtool checks the example alerting rules.
 missing=""
 for pkg in python3-qpid-proton libqpid-proton11-dev-examples shellcheck libxml2-utils \
 	resource-agents pcs pacemaker-cli-utils file binutils groff-base systemd debhelper lintian rpm rpmlint \
-	vagrant; do
+	vagrant prometheus; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

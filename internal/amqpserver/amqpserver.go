@@ -101,6 +101,17 @@ type Server struct {
 	// tlsPort is the TLS port a refusal under RequireEncryption names.
 	tlsPort atomic.Int32
 	counts  connCounts // places taken in the connection limits
+
+	// sessions and links open on every connection (Counts).
+	sessions, links atomic.Int64
+}
+
+// Counts are the connections, sessions and links open now (for metrics).
+func (s *Server) Counts() (connections, sessions, links int) {
+	s.mu.Lock()
+	connections = len(s.conns)
+	s.mu.Unlock()
+	return connections, int(s.sessions.Load()), int(s.links.Load())
 }
 
 // New returns a server.

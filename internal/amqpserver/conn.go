@@ -46,6 +46,9 @@ type conn struct {
 	// unackedFull: a consumer stopped at session-max-unacked; the next
 	// settlement services the consumers again.
 	unackedFull bool
+	// sessions and links open on this connection, counted in the server's
+	// totals (Server.Counts) until they end or the transport closes.
+	sessions, links int64
 
 	// Deliveries whose holds are all done, to settle in one pass on the
 	// connection (holds complete in batches: a journal sync, a backup's
@@ -148,14 +151,18 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 		}
 		eng.Close(nil)
 	case amqp.EventSessionBegin:
+		c.count(&c.sessions, &c.srv.sessions, 1)
 		e.Session.Begin()
 	case amqp.EventSessionEnd:
+		c.count(&c.sessions, &c.srv.sessions, -1)
 		e.Session.End(nil)
 	case amqp.EventLinkAttach:
+		c.count(&c.links, &c.srv.links, 1)
 		if e.Link.Context == nil {
 			c.attach(e.Link)
 		}
 	case amqp.EventLinkDetach:
+		c.count(&c.links, &c.srv.links, -1)
 		if h, ok := e.Link.Context.(LinkHandler); ok {
 			h.OnDetach(&c.ext, e.Link)
 			e.Link.Detach(nil)
@@ -197,12 +204,22 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			}
 		}
 	case amqp.EventTransportClosed:
+		c.count(&c.sessions, &c.srv.sessions, -c.sessions)
+		c.count(&c.links, &c.srv.links, -c.links)
 		c.releaseACL()
 		c.releaseLimits()
 		if err := eng.Err(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			c.log.WithError(err).Debug("transport closed")
 		}
 	}
+}
+
+// count moves one of the connection's tallies and the server's total with
+// it by delta; a tally never goes below zero (engine goroutine).
+func (c *conn) count(mine *int64, total *atomic.Int64, delta int64) {
+	delta = max(delta, -*mine)
+	*mine += delta
+	total.Add(delta)
 }
 
 // requireEncryption refuses a connection without TLS under

@@ -84,3 +84,55 @@ func TestGoAMQPSendReceiveInOrder(t *testing.T) {
 		}
 	}
 }
+
+// Counts follows connections, sessions and links as they open and close,
+// whether they end one by one or go with their connection.
+func TestCounts(t *testing.T) {
+	s, url := startServer(t, Config{})
+	want := func(c, ss, l int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			gc, gs, gl := s.Counts()
+			if gc == c && gs == ss && gl == l {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("counts %d connections, %d sessions, %d links; want %d, %d, %d", gc, gs, gl, c, ss, l)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	want(0, 0, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, sess := dial(t, url)
+	snd, err := sess.NewSender(ctx, "q1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess2, err := conn.NewSession(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess2.NewReceiver(ctx, "q1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess2.NewReceiver(ctx, "q1", nil); err != nil {
+		t.Fatal(err)
+	}
+	want(1, 2, 3)
+	if err := snd.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want(1, 2, 2)
+	if err := sess.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want(1, 1, 2)
+	conn2, _ := dial(t, url)
+	want(2, 2, 2)
+	conn.Close()
+	conn2.Close()
+	want(0, 0, 0)
+}

@@ -117,11 +117,16 @@ func (l *lane) trim() {
 
 // QueueStats are a queue's counters.
 type QueueStats struct {
-	Depth     int    // messages on the queue, being delivered included
-	Bytes     int64  // their size
-	Enqueues  uint64 // messages ever enqueued
-	Dequeues  uint64 // messages ever removed (consumed, expired, dropped)
-	Consumers int
+	Depth    int    // messages on the queue, being delivered included
+	Bytes    int64  // their size
+	Enqueues uint64 // messages ever enqueued
+	Dequeues uint64 // messages ever removed (consumed, expired, dropped)
+	// Redelivered counts the times a message delivered to a consumer came
+	// back to the queue to be delivered again (released, modified, or its
+	// consumer gone); Expired the messages removed because their TTL ran out.
+	Redelivered uint64
+	Expired     uint64
+	Consumers   int
 	// FlowStopped is true while producer flow control holds back the
 	// acceptance of new messages; FlowStops counts the times it started.
 	FlowStopped bool
@@ -371,6 +376,7 @@ func (q *Queue) acquire(c *Consumer, buf []*Entry, max int, now time.Time, dead 
 		for _, e := range expired {
 			*dead = append(*dead, e.Msg)
 			q.remove(e)
+			q.stats.Expired++
 		}
 	}()
 	for i := len(q.lanes) - 1; i >= 0 && len(buf) < max; i-- {
@@ -468,6 +474,7 @@ func (q *Queue) failed(e *Entry) {
 // makeAvailable returns an acquired entry to the queue (q.mu held); a
 // waiting consumer is woken once the queue is unlocked.
 func (q *Queue) makeAvailable(e *Entry) {
+	q.stats.Redelivered++
 	e.state = available
 	e.owner = nil
 	l := e.lane
@@ -500,6 +507,7 @@ func (q *Queue) PurgeBatch(max int) int {
 			if e.state == available && !e.expires.IsZero() && !now.Before(e.expires) {
 				dead = append(dead, e.Msg)
 				q.remove(e)
+				q.stats.Expired++
 			}
 		}
 	}

@@ -1138,12 +1138,12 @@ func TestQueueStats(t *testing.T) {
 	c.Accept(es[0])
 	c.Reject(es[1])
 	c.Release(es[2], false)
-	check("settled", QueueStats{Depth: 1, Bytes: size, Enqueues: 3, Dequeues: 2, Consumers: 1})
+	check("settled", QueueStats{Depth: 1, Bytes: size, Enqueues: 3, Dequeues: 2, Redelivered: 1, Consumers: 1})
 	c2 := subscribe(t, q, "c2")
-	check("two consumers", QueueStats{Depth: 1, Bytes: size, Enqueues: 3, Dequeues: 2, Consumers: 2})
+	check("two consumers", QueueStats{Depth: 1, Bytes: size, Enqueues: 3, Dequeues: 2, Redelivered: 1, Consumers: 2})
 	c.Close()
 	c2.Close()
-	check("closed", QueueStats{Depth: 1, Bytes: size, Enqueues: 3, Dequeues: 2})
+	check("closed", QueueStats{Depth: 1, Bytes: size, Enqueues: 3, Dequeues: 2, Redelivered: 1})
 	if q.Name() != "q" || q.Settings().Policy != PolicyReject {
 		t.Errorf("Name %q Settings %+v", q.Name(), q.Settings())
 	}
@@ -1233,4 +1233,50 @@ func TestBrowserCopies(t *testing.T) {
 		t.Fatalf("the browser then saw %v", bodies(t, got))
 	}
 	taker.Accept(taken[0])
+}
+
+// The counters metrics read: a message released, modified as failed, or
+// left by a consumer that went counts as redelivered; one whose TTL ran
+// out, found by a consumer's scan or by the purge, as expired.
+func TestRedeliveredAndExpiredCounted(t *testing.T) {
+	clk := newClock()
+	b := newBroker(t, Config{Now: clk.Now})
+	q := declare(t, b, "q", QueueSettings{})
+	for _, s := range []string{"a", "b", "c"} {
+		if _, err := q.Enqueue(body(t, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := subscribe(t, q, "c")
+	got := c.Fetch(nil, 3)
+	if len(got) != 3 {
+		t.Fatalf("fetched %d, want 3", len(got))
+	}
+	c.Release(got[0], false)
+	c.Release(got[1], true)
+	c.Close() // c's third message goes back too
+	if st := q.Stats(); st.Redelivered != 3 || st.Expired != 0 {
+		t.Fatalf("after 3 returns: redelivered %d, expired %d; want 3, 0", st.Redelivered, st.Expired)
+	}
+	for _, ttl := range []int{1, 1, 5} {
+		if _, err := q.Enqueue(withTTL(t, sec(ttl), "ttl")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(sec(2))
+	c2 := subscribe(t, q, "c2")
+	if got := c2.Fetch(nil, 10); len(got) != 4 { // a, b, c and the ttl-5 one
+		t.Fatalf("fetched %d, want 4", len(got))
+	}
+	if st := q.Stats(); st.Expired != 2 {
+		t.Fatalf("expired %d after a scan, want 2", st.Expired)
+	}
+	c2.Close()
+	clk.Advance(sec(5))
+	if n := q.Purge(); n != 1 {
+		t.Fatalf("purged %d, want 1", n)
+	}
+	if st := q.Stats(); st.Expired != 3 || st.Redelivered != 7 || st.Dequeues != 3 {
+		t.Fatalf("expired %d, redelivered %d, dequeued %d; want 3, 7, 3", st.Expired, st.Redelivered, st.Dequeues)
+	}
 }

@@ -77,11 +77,22 @@ type Hold struct {
 	pending uint64
 	done    bool
 	waiters []func()
+	// began and ended: a timed hold's (NewTimedHold).
+	began int64
+	ended func(began int64)
 }
 
 // NewHold returns a hold waiting for the parties in pending; with none it
 // is done at once.
 func NewHold(pending uint64) *Hold { return &Hold{pending: pending, done: pending == 0} }
+
+// NewTimedHold is NewHold for a hold whose duration is measured: once it
+// is done, ended is called (before the waiters) with began, the time the
+// caller gave for its start. One function serves every hold, so timing
+// costs no allocation per message; pending must not be empty.
+func NewTimedHold(pending uint64, began int64, ended func(began int64)) *Hold {
+	return &Hold{pending: pending, done: pending == 0, began: began, ended: ended}
+}
 
 // Release marks parties as done with the message.
 func (h *Hold) Release(parties uint64) {
@@ -108,6 +119,9 @@ func (h *Hold) finish() {
 	w := h.waiters
 	h.waiters = nil
 	h.mu.Unlock()
+	if h.ended != nil {
+		h.ended(h.began)
+	}
 	for _, f := range w {
 		f()
 	}

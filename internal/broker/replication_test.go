@@ -140,3 +140,21 @@ func TestConfigObserver(t *testing.T) {
 		t.Fatalf("identity %q", q.Identity())
 	}
 }
+
+// A timed hold tells its end once, before its waiters, with its start.
+func TestTimedHold(t *testing.T) {
+	var order []string
+	var began []int64
+	h := NewTimedHold(3, 42, func(b int64) { began = append(began, b); order = append(order, "ended") })
+	h.Wait(func() { order = append(order, "waiter") })
+	h.Release(1)
+	if len(order) != 0 {
+		t.Fatalf("ended with parties pending: %v", order)
+	}
+	h.Release(2)
+	h.Complete()
+	h.Release(2)
+	if len(began) != 1 || began[0] != 42 || len(order) != 2 || order[0] != "ended" || order[1] != "waiter" {
+		t.Fatalf("began %v, order %v; want [42], [ended waiter]", began, order)
+	}
+}

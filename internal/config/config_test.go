@@ -659,7 +659,7 @@ func TestHelp(t *testing.T) {
 			t.Errorf("help lacks -%c for --%s", op.short, op.name)
 		}
 	}
-	for _, g := range []string{"General options:", "Daemon options:", "Logging options:", "Security options:", "HA options:", "Store options:", "Obsolete options"} {
+	for _, g := range []string{"General options:", "Daemon options:", "Logging options:", "Security options:", "HA options:", "Store options:", "Metrics options:", "Obsolete options"} {
 		if !strings.Contains(h, g) {
 			t.Errorf("help lacks group %q", g)
 		}

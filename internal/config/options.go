@@ -100,6 +100,10 @@ type Options struct {
 	Truncate   bool   // truncate
 	CheckStore bool   // check-store
 
+	// Metrics
+	MetricsPort    int    // metrics-port (0 = off)
+	MetricsAddress string // metrics-address ("" or 0.0.0.0 = every interface)
+
 	sources map[string]string
 }
 
@@ -158,10 +162,11 @@ const (
 	groupSecurity = "Security"
 	groupHA       = "HA"
 	groupStore    = "Store"
+	groupMetrics  = "Metrics"
 	groupObsolete = "Obsolete"
 )
 
-var groupOrder = []string{groupGeneral, groupDaemon, groupLogging, groupSecurity, groupHA, groupStore, groupObsolete}
+var groupOrder = []string{groupGeneral, groupDaemon, groupLogging, groupSecurity, groupHA, groupStore, groupMetrics, groupObsolete}
 
 type kind int
 
@@ -417,6 +422,14 @@ var options = []*option{
 	{name: "check-store", kind: kindSwitch, group: groupStore,
 		help:  "Check the store of a stopped broker and exit: verify every record's checksum, print its durable queues, messages, bytes and position; exit 0 if a start would recover everything on disk, 1 if not",
 		field: func(o *Options) any { return &o.CheckStore }},
+
+	// Metrics
+	{name: "metrics-port", kind: kindInt, arg: "PORT", def: "0", max: 65535, group: groupMetrics,
+		help:  "Serve Prometheus metrics over HTTP on PORT, path /metrics (0: no metrics)",
+		field: func(o *Options) any { return &o.MetricsPort }},
+	{name: "metrics-address", kind: kindString, arg: "ADDRESS", def: "127.0.0.1", group: groupMetrics,
+		help:  "Address the metrics listener binds to (\"\" or 0.0.0.0: every interface)",
+		field: func(o *Options) any { return &o.MetricsAddress }},
 }
 
 // Obsolete options of the original: accepted so that existing qpidd.conf

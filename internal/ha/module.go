@@ -53,6 +53,10 @@ type Config struct {
 	// Exit stops the process: a primary that learns of a newer epoch stops
 	// serving (nil: the module only closes its connections).
 	Exit func(reason string)
+	// GuardObserver, if set, is told how long the guard held each message
+	// it held (from its enqueue until every party released it); the
+	// guard's holds are then timed and counted (Metrics.GuardHeld).
+	GuardObserver func(held time.Duration)
 }
 
 // Durable is what the module needs of the broker's store (store.Store).
@@ -104,6 +108,13 @@ type Module struct {
 	// serving: a primary's queues are replicated (its driver is set up):
 	// clients may come.
 	serving atomic.Bool
+
+	// For metrics: messages the guard holds now (counted only with a
+	// GuardObserver), the function that ends a timed hold (made once: a
+	// method value would allocate per message), and promotions.
+	guardHeld  atomic.Int64
+	guardEnded func(began int64)
+	promotions atomic.Uint64
 
 	// quit ends the module's own goroutines and their status checks
 	// (Stop); wg waits for them; stopped (under goMu) starts no more.
@@ -157,6 +168,7 @@ func New(cfg Config, b *broker.Broker, log *logrus.Logger) (*Module, error) {
 	m := &Module{cfg: cfg, broker: b, store: store, start: time.Now(), since: time.Now(),
 		barriers: map[core.BarrierID]*broker.Hold{}, streams: map[core.StreamID]*stream{}}
 	m.quit, m.stopNow = context.WithCancel(context.Background())
+	m.guardEnded = m.endGuardHold
 	m.log = log.WithField("ha", short(saved.BrokerID))
 	m.core = core.New(core.Config{
 		ID:                  saved.BrokerID,
@@ -248,6 +260,9 @@ func (m *Module) step(event func(c *core.Core) error) error {
 	}
 	for _, t := range acts.Transitions {
 		m.since = time.Now()
+		if t.To.IsPrimary() && !t.From.IsPrimary() {
+			m.promotions.Add(1)
+		}
 		m.log.WithFields(logrus.Fields{
 			"from": t.From.String(), "to": t.To.String(), "epoch": t.Epoch, "mono": Monotonic(),
 		}).Info("HA role change")

@@ -53,7 +53,7 @@ func (r *queueRepl) Enqueued(q *broker.Queue, e *broker.Entry) {
 		e.SetID(broker.MessageID{Epoch: r.p.epoch, Seq: r.seq})
 	}
 	if mask := r.mask | r.p.heldMask.Load(); mask != 0 {
-		e.SetHold(broker.NewHold(mask))
+		e.SetHold(r.p.m.guardHold(mask))
 	}
 	at := r.p.seq.Add(1)
 	for _, s := range r.streams {

@@ -65,13 +65,24 @@ type stream struct {
 	// unackedBytes is the size of the unacknowledged deliveries: pump
 	// sends nothing more while it is at ha-flow-bytes (connection goroutine).
 	unackedBytes int
+
+	// The lag, for metrics: messages (enqueues) queued and their bytes
+	// (under mu), messages sent and not acknowledged and the bytes of every
+	// delivery not acknowledged (published by the connection goroutine).
+	queuedMsgs   int
+	queuedBytes  int64
+	lagMsgs      atomic.Int64
+	lagBytes     atomic.Int64
+	unackedMsgsN int64 // connection goroutine
 }
 
-// sent is a delivery's tag, size, and when it was sent (the core's time).
+// sent is a delivery's tag, size, when it was sent (the core's time), and
+// whether it carried a message.
 type sent struct {
 	tag  uint64
 	size int
 	at   time.Duration
+	msg  bool
 }
 
 // A delivery's Context says what its acknowledgement does: a *broker.Hold
@@ -119,6 +130,10 @@ func (s *stream) push(it item) {
 		s.buf, s.head = s.buf[:n], 0
 	}
 	s.buf = append(s.buf, it)
+	if it.kind == EvEnqueue {
+		s.queuedMsgs++
+		s.queuedBytes += int64(it.entry.Msg.Size())
+	}
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -153,6 +168,10 @@ func (s *stream) pump() {
 		}
 		it := s.buf[s.head]
 		s.buf[s.head] = item{}
+		if it.kind == EvEnqueue {
+			s.queuedMsgs--
+			s.queuedBytes -= int64(it.entry.Msg.Size())
+		}
 		if s.head++; s.head == len(s.buf) {
 			s.buf, s.head = s.buf[:0], 0 // keep the array: no allocation per item
 		}
@@ -210,8 +229,14 @@ func (s *stream) send(it item) {
 	if len(s.unacked) == 0 {
 		s.oldest.Store(int64(now) + 1)
 	}
-	s.unacked = append(s.unacked, sent{tag: s.tag, size: len(s.scratch), at: now})
+	msg := it.kind == EvEnqueue
+	s.unacked = append(s.unacked, sent{tag: s.tag, size: len(s.scratch), at: now, msg: msg})
 	s.unackedBytes += len(s.scratch)
+	if msg {
+		s.unackedMsgsN++
+		s.lagMsgs.Store(s.unackedMsgsN)
+	}
+	s.lagBytes.Store(int64(s.unackedBytes))
 	switch {
 	case it.kind == EvCaughtUp:
 		d.Context = caughtUpAck{it.hold}
@@ -365,6 +390,7 @@ func (s *stream) drop(reason string) {
 	}
 	s.closed = true
 	s.buf, s.head = nil, 0
+	s.queuedMsgs, s.queuedBytes = 0, 0
 	queues := s.queues
 	s.queues = nil
 	close(s.done)
@@ -429,11 +455,16 @@ func (s *stream) acknowledged(tag []byte) {
 	n := 0
 	for n < len(s.unacked) && s.unacked[n].tag <= t {
 		s.unackedBytes -= s.unacked[n].size
+		if s.unacked[n].msg {
+			s.unackedMsgsN--
+		}
 		n++
 	}
 	if n == 0 {
 		return
 	}
+	s.lagMsgs.Store(s.unackedMsgsN)
+	s.lagBytes.Store(int64(s.unackedBytes))
 	if n == len(s.unacked) {
 		s.unacked = s.unacked[:0]
 		s.oldest.Store(0)

@@ -34,11 +34,17 @@ type memCluster struct {
 	fs      []*vfs.Mem
 	brokers []*Broker
 	extra   []string
+	each    func(i int) []string // broker i's own options, if any
 	log     *logrus.Logger
 }
 
 func newMemCluster(t *testing.T, extra ...string) *memCluster {
-	c := &memCluster{t: t, ports: freePorts(t, 3), extra: extra, log: logrus.New()}
+	return newMemClusterEach(t, nil, extra...)
+}
+
+// newMemClusterEach is newMemCluster with options of each broker's own.
+func newMemClusterEach(t *testing.T, each func(i int) []string, extra ...string) *memCluster {
+	c := &memCluster{t: t, ports: freePorts(t, 3), extra: extra, each: each, log: logrus.New()}
 	c.log.SetOutput(io.Discard)
 	if testing.Verbose() {
 		c.log.SetOutput(os.Stderr)
@@ -86,6 +92,9 @@ func (c *memCluster) start(i int) {
 	args := append([]string{"--port", strconv.Itoa(c.ports[i]), "--interface", "127.0.0.1", "--data-dir", c.dirs[i], "--auth", "no",
 		"--ha-cluster", "yes", "--ha-brokers-url", strings.Join(c.urls, ","), "--ha-replicate", "all",
 		"--link-maintenance-interval", "0.1", "--link-heartbeat-interval", "2", "--queue-patterns", ".*"}, c.extra...)
+	if c.each != nil {
+		args = append(args, c.each(i)...)
+	}
 	b, err := NewWithHooks(load(c.t, args...), c.log, Hooks{
 		StoreFS:          c.fs[i],
 		StoreSegmentSize: 64 << 10,        // small: a full disk shows soon

@@ -28,6 +28,7 @@ import (
 	"github.com/qpidha/qpidha/internal/config"
 	"github.com/qpidha/qpidha/internal/daemon"
 	"github.com/qpidha/qpidha/internal/ha"
+	"github.com/qpidha/qpidha/internal/metrics"
 	"github.com/qpidha/qpidha/internal/mgmt"
 	"github.com/qpidha/qpidha/internal/store"
 	"github.com/qpidha/qpidha/internal/store/vfs"
@@ -46,9 +47,11 @@ type Broker struct {
 	acl        *amqpserver.AccessControl
 	tls        *tlsconfig.Store // nil without TLS files
 	listen     listening
-	addrs      []net.Addr    // plain TCP listeners
-	tlsAddrs   []net.Addr    // TLS listeners
-	stopPurges chan struct{} // ends the queue cleaner, nil if none runs
+	addrs      []net.Addr        // plain TCP listeners
+	tlsAddrs   []net.Addr        // TLS listeners
+	stopPurges chan struct{}     // ends the queue cleaner, nil if none runs
+	metrics    *metrics.Metrics  // nil without metrics-port
+	endpoint   *metrics.Endpoint // serving them, from Start to Stop
 	// fatal is why the broker stopped itself (a stale primary), if it did:
 	// the process then exits 1, so a supervisor sees a failure.
 	fatal *atomic.Pointer[string]
@@ -83,6 +86,10 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 
 // NewWithHooks is New with test hooks.
 func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broker, error) {
+	met, err := newMetrics(opts, log)
+	if err != nil {
+		return nil, err
+	}
 	memBound, memFrom := maxMemory(opts)
 	b, err := broker.New(broker.Config{
 		QueuePatterns:       opts.QueuePatterns,
@@ -122,7 +129,7 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		}
 		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	}
-	st, err := openStore(opts, b, hooks, log, stopSelf)
+	st, err := openStore(opts, b, hooks, log, stopSelf, met)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +162,7 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 	var users *auth.DB
 	var haMod *ha.Module
 	if opts.HACluster || opts.HAQueueReplication {
-		if haMod, err = newHA(opts, b, st, tlsFiles, log, scfg.ACL.AdminAllowed, stopSelf); err != nil {
+		if haMod, err = newHA(opts, b, st, tlsFiles, log, scfg.ACL.AdminAllowed, stopSelf, met); err != nil {
 			closeStore(st)
 			return nil, err
 		}
@@ -207,8 +214,64 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		haMod.SetServer(srv)
 		haMod.RegisterManagement(agent)
 	}
+	if met != nil {
+		// Interfaces only for the parts there are: a nil pointer in one
+		// would not be nil.
+		src := metrics.Sources{Server: srv, Queues: b}
+		if haMod != nil {
+			src.HA = haMod
+		}
+		if st != nil {
+			src.Store = st
+		}
+		met.Watch(src)
+	}
 	return &Broker{opts: opts, log: log, broker: b, server: srv, ha: haMod, store: st, users: users, acl: scfg.ACL,
-		tls: tlsFiles, listen: listen, fatal: fatal}, nil
+		tls: tlsFiles, listen: listen, fatal: fatal, metrics: met}, nil
+}
+
+// newMetrics checks the metrics options and makes the broker's metrics:
+// nil with metrics-port 0 (the default), when none are served.
+func newMetrics(opts *config.Options, log *logrus.Logger) (*metrics.Metrics, error) {
+	given := func(name string) bool {
+		src := opts.Source(name)
+		return src != "" && src != "default"
+	}
+	addr := opts.MetricsAddress
+	if addr != "" && net.ParseIP(addr) == nil && !validHostname(addr) {
+		return nil, fmt.Errorf("metrics-address %q: expected an IP address or a host name (\"\" or 0.0.0.0: every interface)", addr)
+	}
+	switch {
+	case opts.MetricsPort == 0:
+		if given("metrics-address") {
+			log.Warnf("metrics-address %q is set but metrics-port is 0: no metrics are served", addr)
+		}
+		return nil, nil
+	case opts.MetricsPort == opts.Port:
+		return nil, fmt.Errorf("metrics-port %d is the AMQP port: give the metrics listener a port of its own", opts.MetricsPort)
+	case opts.SSLCertFile != "" && opts.MetricsPort == opts.SSLPort:
+		return nil, fmt.Errorf("metrics-port %d is the AMQPS port (ssl-port): give the metrics listener a port of its own", opts.MetricsPort)
+	}
+	return metrics.New(metrics.Config{Version: Version}), nil
+}
+
+// validHostname reports whether s may be a host name (letters, digits,
+// hyphens and dots).
+func validHostname(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // listening says which listeners a broker opens.
@@ -304,7 +367,7 @@ func externalSASL(base sasl.Server, db *auth.DB, noDict bool) func(amqpserver.Se
 // broker; nil without a store directory. A cluster broker's store holds
 // what it replicated as a backup or took as the primary. A failed write
 // stops the broker.
-func openStore(opts *config.Options, b *broker.Broker, hooks Hooks, log *logrus.Logger, stopSelf func(string)) (*store.Store, error) {
+func openStore(opts *config.Options, b *broker.Broker, hooks Hooks, log *logrus.Logger, stopSelf func(string), met *metrics.Metrics) (*store.Store, error) {
 	dir := opts.StorePath()
 	switch {
 	case dir == "" && opts.HACluster:
@@ -321,6 +384,7 @@ func openStore(opts *config.Options, b *broker.Broker, hooks Hooks, log *logrus.
 		Truncate:    opts.Truncate,
 		Log:         log,
 		OnFatal:     func(err error) { stopSelf("the store failed: " + err.Error()) },
+		OnSync:      syncObserver(met),
 	})
 	if err != nil {
 		return nil, err
@@ -337,6 +401,23 @@ func openStore(opts *config.Options, b *broker.Broker, hooks Hooks, log *logrus.
 	return st, nil
 }
 
+// syncObserver is the store's OnSync with metrics, nil without.
+func syncObserver(met *metrics.Metrics) func(time.Duration, uint64) {
+	if met == nil {
+		return nil
+	}
+	return met.ObserveSync
+}
+
+// guardObserver is the HA module's GuardObserver with metrics, nil without
+// (the guard's holds are then not timed).
+func guardObserver(met *metrics.Metrics) func(time.Duration) {
+	if met == nil {
+		return nil
+	}
+	return met.ObserveGuard
+}
+
 func closeStore(st *store.Store) {
 	if st != nil {
 		_ = st.Close()
@@ -345,7 +426,7 @@ func closeStore(st *store.Store) {
 
 // newHA creates the HA module from the ha-* options; admin says which
 // identities may administer the broker (promote, replicate; reach a backup).
-func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tlsconfig.Store, log *logrus.Logger, admin func(string) bool, stopSelf func(string)) (*ha.Module, error) {
+func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tlsconfig.Store, log *logrus.Logger, admin func(string) bool, stopSelf func(string), met *metrics.Metrics) (*ha.Module, error) {
 	var addrs []string
 	for _, a := range opts.HABrokersURL.Addrs {
 		addrs = append(addrs, ha.PeerAddress(a))
@@ -378,7 +459,8 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tl
 		OnStatus:            func(line string) { _ = daemon.Status(line) },
 		// A stale primary stops serving; the cluster manager restarts it
 		// as a backup.
-		Exit: stopSelf,
+		Exit:          stopSelf,
+		GuardObserver: guardObserver(met),
 	}, b, log)
 }
 
@@ -435,11 +517,28 @@ func (b *Broker) Start() error {
 		}
 		b.tlsAddrs = addrs
 	}
+	if b.metrics != nil {
+		e, err := b.metrics.Serve(metrics.ListenAddress(b.opts.MetricsAddress, b.opts.MetricsPort))
+		if err != nil {
+			b.server.Shutdown(time.Second)
+			return fmt.Errorf("cannot listen for metrics (metrics-port, metrics-address): %w", err)
+		}
+		b.endpoint = e
+		b.log.WithField("address", e.Addr().String()).Infof("metrics on %s", e.URL())
+	}
 	if b.ha != nil {
 		b.ha.Start()
 	}
 	b.startPurges()
 	return nil
+}
+
+// MetricsURL is where the broker serves its metrics, "" if it does not.
+func (b *Broker) MetricsURL() string {
+	if b.endpoint == nil {
+		return ""
+	}
+	return b.endpoint.URL()
 }
 
 // listenAll listens on port of every interface, with TLS if tc is set
@@ -502,6 +601,10 @@ func (b *Broker) TLSAddrs() []net.Addr { return b.tlsAddrs }
 
 // Stop closes every connection with amqp:connection:forced and stops.
 func (b *Broker) Stop() {
+	if b.endpoint != nil {
+		b.endpoint.Close()
+		b.endpoint = nil
+	}
 	if b.stopPurges != nil {
 		close(b.stopPurges)
 		b.stopPurges = nil

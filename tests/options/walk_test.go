@@ -102,6 +102,10 @@ var effects = map[string]string{
 	"store-dir":   "tests/store:TestStoreDirLocked",
 	"truncate":    "tests/store:TestUnknownVersionRefused",
 	"check-store": "tests/store:TestCheckStore",
+
+	// Metrics
+	"metrics-port":    "internal/qpidd:TestMetricsOptions",
+	"metrics-address": "internal/qpidd:TestMetricsOptions",
 }
 
 // pending are options being made real on other branches (issue 15): each

@@ -68,6 +68,10 @@ func TestDeb(t *testing.T) {
 		"/usr/share/bash-completion/completions/qpidha": "root:root 644",
 		"/usr/share/doc/qpidha/README.md.gz":            "root:root 644",
 		"/usr/share/doc/qpidha/examples/manual.toml":    "root:root 644",
+		// The metrics' alerting rules and dashboard (examples/ is never
+		// compressed).
+		"/usr/share/doc/qpidha/examples/prometheus/qpidha-alerts.yml":  "root:root 644",
+		"/usr/share/doc/qpidha/examples/grafana/qpidha-dashboard.json": "root:root 644",
 	}
 	for path, w := range want {
 		if got := owner(t, path); got != w {

@@ -66,6 +66,9 @@ type Config struct {
 	OnFull func(err error)
 	// AfterSync is called from the writer after each batch is synced.
 	AfterSync func()
+	// OnSync is told, from the writer, how long each batch's syncs took
+	// and how many records the batch made durable (for metrics).
+	OnSync func(took time.Duration, records uint64)
 	// BeforeBatch is called from the writer before it takes a batch of
 	// records to write (only when records are waiting): what it appends
 	// goes into that batch.
@@ -669,7 +672,8 @@ func (j *Journal) flush() error {
 	}
 	st := &j.stats
 	st.Syncs++
-	st.Records += w.last - j.synced.Load()
+	records := w.last - j.synced.Load()
+	st.Records += records
 	st.Written += written
 	st.SyncTime += took
 	st.MaxSync = max(st.MaxSync, took)
@@ -677,6 +681,9 @@ func (j *Journal) flush() error {
 	j.mu.Unlock()
 
 	j.complete()
+	if j.cfg.OnSync != nil {
+		j.cfg.OnSync(took, records)
+	}
 	if j.cfg.AfterSync != nil {
 		j.cfg.AfterSync()
 	}

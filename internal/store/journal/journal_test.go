@@ -421,3 +421,37 @@ func TestPreallocatedSegments(t *testing.T) {
 		t.Fatalf("%d records, damage %v", len(got), rec.Damage)
 	}
 }
+
+// OnSync hears of every batch synced: how long, and how many records.
+func TestOnSync(t *testing.T) {
+	fsys := vfs.NewMem()
+	fsys.SetSyncHook(func(string) error { time.Sleep(2 * time.Millisecond); return nil })
+	var batches []uint64
+	var took []time.Duration
+	j, _, err := Open(Config{FS: fsys, Dir: "journal", Manual: true, OnSync: func(d time.Duration, n uint64) {
+		took, batches = append(took, d), append(batches, n)
+	}}, func(Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	appendN(t, j, 0, 10)
+	if err := j.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 10, 3)
+	if err := j.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Flush(); err != nil { // nothing to sync: no batch
+		t.Fatal(err)
+	}
+	if len(batches) != 2 || batches[0] != 10 || batches[1] != 3 {
+		t.Fatalf("batches %v, want [10 3]", batches)
+	}
+	for _, d := range took {
+		if d < 2*time.Millisecond {
+			t.Fatalf("a sync of a 2 ms disk took %s", d)
+		}
+	}
+}
