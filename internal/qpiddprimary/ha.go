@@ -89,7 +89,7 @@ func (s *Settings) Target(broker string, tf tlsFiles, environ []string) (*target
 		}
 		t.opts.Mechanism = opts.HAMechanism
 	}
-	if t.url, err = dialURL(tg.Addrs, user, password); err != nil {
+	if t.url, err = client.FormatURL(tg.Addrs, user, password); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -109,31 +109,6 @@ func hasPort(url string) bool {
 		}
 	}
 	return true
-}
-
-// dialURL is the URL client.Dial takes for addresses and credentials.
-func dialURL(addrs []client.Address, user, password string) (string, error) {
-	var list []string
-	for _, a := range addrs {
-		if a.TLS {
-			list = append(list, "ssl:"+a.HostPort())
-		} else {
-			list = append(list, a.HostPort())
-		}
-	}
-	switch {
-	case user == "":
-		return strings.Join(list, ","), nil
-	case !strings.ContainsAny(user, "/:@") && !strings.Contains(password, "@"):
-		return user + "/" + password + "@" + strings.Join(list, ","), nil
-	case len(addrs) == 1 && !strings.ContainsAny(user, ":@/?") && !strings.ContainsAny(password, "/?"):
-		scheme := "amqp://"
-		if addrs[0].TLS {
-			scheme = "amqps://"
-		}
-		return scheme + user + ":" + password + "@" + addrs[0].HostPort(), nil
-	}
-	return "", errors.New("the user name or password holds characters a broker address cannot carry")
 }
 
 // with connects and runs f, everything within the timeout: a broker that

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/qpidha/qpidha/internal/amqp/frame"
 	"github.com/qpidha/qpidha/internal/amqp/types"
-	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/tests/qpiddtest"
 )
 
@@ -198,17 +196,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestPlainWithWrongPassword(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "qpidd.users")
-	db, err := auth.Open(users, "QPID")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Add("alice", "right-password"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Save(); err != nil {
-		t.Fatal(err)
-	}
+	users := qpiddtest.UserDB(t, t.TempDir(), "alice", "right-password")
 	b := qpiddtest.Start(t, "--auth", "yes", "--auth-database", users, "--queue-patterns", ".*")
 	dialPlain := func(user, pass string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -219,7 +207,7 @@ func TestPlainWithWrongPassword(t *testing.T) {
 		}
 		return err
 	}
-	err = dialPlain("alice", "wrong-password")
+	err := dialPlain("alice", "wrong-password")
 	if err == nil || !strings.Contains(err.Error(), "auth failed with code 0x1") { // sasl-code auth
 		t.Fatalf("PLAIN with a wrong password: %v, want an authentication failure", err)
 	}

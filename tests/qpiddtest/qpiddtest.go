@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qpidha/qpidha/internal/auth"
 )
 
 var (
@@ -355,4 +357,28 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// UserDB writes a user database (realm QPID) in dir with the users and
+// passwords of pairs (user, password, user, password, ...) and returns its
+// path, for --auth-database.
+func UserDB(t testing.TB, dir string, pairs ...string) string {
+	t.Helper()
+	if len(pairs)%2 != 0 {
+		t.Fatal("UserDB: a password for every user")
+	}
+	path := filepath.Join(dir, "qpidd.users")
+	db, err := auth.Open(path, "QPID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(pairs); i += 2 {
+		if err := db.Add(pairs[i], pairs[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Save(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/tests/qpiddtest"
 )
 
@@ -365,17 +364,7 @@ func TestUsage(t *testing.T) {
 // TestAuthentication: a broker with authentication; qpid-ha takes the HA
 // credentials from --config, as the init scripts call it.
 func TestAuthentication(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "qpidd.users")
-	db, err := auth.Open(users, "QPID")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Add("admin", "secret"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Save(); err != nil {
-		t.Fatal(err)
-	}
+	users := qpiddtest.UserDB(t, t.TempDir(), "admin", "secret")
 	c := qpiddtest.StartCluster(t, 1, "--auth", "yes", "--auth-database", users,
 		"--ha-username", "admin", "--ha-password", "secret", "--ha-mechanism", "PLAIN")
 	b := c.Brokers[0]
@@ -404,17 +393,7 @@ func TestAuthentication(t *testing.T) {
 // so in its log and in status --all and query, instead of retrying
 // silently; with the right password it replicates and the error goes.
 func TestWrongHAPassword(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "qpidd.users")
-	db, err := auth.Open(users, "QPID")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Add("admin", "secret"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Save(); err != nil {
-		t.Fatal(err)
-	}
+	users := qpiddtest.UserDB(t, t.TempDir(), "admin", "secret")
 	ports := qpiddtest.FreePorts(t, 2)
 	url := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", ports[0], ports[1])
 	start := func(port int, password string) *qpiddtest.Broker {
@@ -459,17 +438,7 @@ func TestWrongHAPassword(t *testing.T) {
 // broker offers it, and when asked to; a tap between it and the broker
 // sees the SCRAM exchange and never the password.
 func TestSCRAM(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "qpidd.users")
-	db, err := auth.Open(users, "QPID")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Add("admin", "s3cret-pw"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Save(); err != nil {
-		t.Fatal(err)
-	}
+	users := qpiddtest.UserDB(t, t.TempDir(), "admin", "s3cret-pw")
 	c := qpiddtest.StartCluster(t, 1, "--auth", "yes", "--auth-database", users,
 		"--ha-username", "admin", "--ha-password", "s3cret-pw")
 	b := c.Brokers[0]

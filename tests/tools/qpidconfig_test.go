@@ -21,7 +21,6 @@ import (
 
 	goamqp "github.com/Azure/go-amqp"
 
-	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/mgmt/client"
 	"github.com/qpidha/qpidha/tests/qpiddtest"
 )
@@ -434,17 +433,7 @@ func TestErrorsAndExitStatuses(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "qpidd.users")
-	db, err := auth.Open(users, "QPID")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Add("admin", "secret"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Save(); err != nil {
-		t.Fatal(err)
-	}
+	users := qpiddtest.UserDB(t, t.TempDir(), "admin", "secret")
 	b := qpiddtest.Start(t, "--auth", "yes", "--auth-database", users)
 	out := ok(t, b, "-b", "admin/secret@"+b.Addr(), "list", "connection", "--show-property", "user")
 	if !strings.Contains(out, "admin@QPID") {
@@ -518,17 +507,7 @@ func TestManagementNode(t *testing.T) {
 // between it and the broker sees the SCRAM exchange and never the
 // password (it does see PLAIN's, which shows it would).
 func TestSCRAM(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "qpidd.users")
-	db, err := auth.Open(users, "QPID")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Add("admin", "s3cret-pw"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Save(); err != nil {
-		t.Fatal(err)
-	}
+	users := qpiddtest.UserDB(t, t.TempDir(), "admin", "s3cret-pw")
 	b := qpiddtest.Start(t, "--auth", "yes", "--auth-database", users)
 	tap := qpiddtest.StartTap(t, b.Addr())
 	scram := func(what string) {

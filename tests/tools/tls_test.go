@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/testpki"
 	"github.com/qpidha/qpidha/tests/qpiddtest"
 )
@@ -22,17 +21,7 @@ func TestTLS(t *testing.T) {
 	ca := testpki.NewCA(t, dir, "test")
 	srv := ca.Broker(t, "broker")
 	alice := ca.Issue(t, testpki.Spec{Name: "alice", Client: true})
-	users := filepath.Join(dir, "qpidd.users")
-	db, err := auth.Open(users, "QPID")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Add("admin", "s3cret-pw"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Save(); err != nil {
-		t.Fatal(err)
-	}
+	users := qpiddtest.UserDB(t, dir, "admin", "s3cret-pw")
 	b := qpiddtest.Start(t, "--auth", "yes", "--auth-database", users,
 		"--ssl-cert-file", srv.CertFile, "--ssl-key-file", srv.KeyFile, "--ssl-ca-file", ca.CertFile,
 		"--ssl-require-client-authentication", "yes")
