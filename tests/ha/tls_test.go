@@ -16,6 +16,7 @@ import (
 
 	goamqp "github.com/Azure/go-amqp"
 
+	"github.com/qpidha/qpidha/internal/checker"
 	"github.com/qpidha/qpidha/internal/mgmt/client"
 	"github.com/qpidha/qpidha/internal/testpki"
 	"github.com/qpidha/qpidha/tests/qpiddtest"
@@ -321,15 +322,49 @@ func TestTLSOnlyAuthClusterFromGenerator(t *testing.T) {
 		t.Log("qpid-ha cannot read TLS settings from --config here: management checked with the client library only")
 	}
 
-	// Persistent messages on a durable queue, over amqps.
+	// Durable queues (the brokers create none on demand).
 	a, err := c.admin(t, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.CreateQueue(ctxFor(t, 10*time.Second), "tq", map[string]any{"durable": true}); err != nil {
-		t.Fatal(err)
+	for _, q := range []string{"tq", "tls-checker"} {
+		if _, err := a.CreateQueue(ctxFor(t, 10*time.Second), q, map[string]any{"durable": true}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a.Close()
+
+	// The failover checker's go clients over amqps with PLAIN, on every
+	// node's address (the backups send them on), through the failover.
+	tc, err := checker.TLSTrusting(c.ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := checker.Start(checker.Config{
+		URLs:      []string{c.addr(0), c.addr(1), c.addr(2)},
+		Queue:     "tls-checker",
+		Senders:   1,
+		Receivers: 1,
+		Rate:      100,
+		Client:    "go",
+		TLS:       tc,
+		User:      tlsAdmin, Password: tlsAdminPw,
+		BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+		DrainIdle: 3 * time.Second, DrainMax: 30 * time.Second,
+		Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Abort()
+	qpiddtest.Eventually(t, 20*time.Second, func() error {
+		if n, _ := run.Tracker().Progress(); n < 20 {
+			return fmt.Errorf("the checker has %d confirmed messages", n)
+		}
+		return nil
+	})
+
+	// Persistent messages on a durable queue, over amqps.
 	const n = 50
 	snd, err := c.session(t, 0).NewSender(ctxFor(t, 10*time.Second), "tq", nil)
 	if err != nil {
@@ -363,6 +398,21 @@ func TestTLSOnlyAuthClusterFromGenerator(t *testing.T) {
 		if err := rcv.AcceptMessage(ctxFor(t, 10*time.Second), m); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// The checker carries on with the new primary.
+	before, _ := run.Tracker().Progress()
+	qpiddtest.Eventually(t, 30*time.Second, func() error {
+		if n, _ := run.Tracker().Progress(); n < before+20 {
+			return fmt.Errorf("the checker has %d confirmed messages, %d before the failover", n, before)
+		}
+		return nil
+	})
+	run.StopSending()
+	rep := run.Wait()
+	t.Logf("checker over amqps: %s", rep.Summary())
+	if !rep.OK || rep.Lost > 0 || !rep.DrainComplete {
+		t.Errorf("checker: %s %v", rep.Summary(), rep.Problems)
 	}
 
 	// The old primary returns with a wrong ha-password: the new primary
