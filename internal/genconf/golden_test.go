@@ -119,6 +119,8 @@ func TestExamplesWarnings(t *testing.T) {
 		"lab":    nil,
 		"manual": {"no fencing"},
 		"tls":    {"subjectAltNames", "QPID_BROKER=ssl:localhost", "no fencing"},
+		// The lab runs Pacemaker only.
+		"lab-tls": {"subjectAltNames", "QPID_BROKER=ssl:localhost"},
 	}
 	for name, path := range examples(t) {
 		s, _ := generate(t, path)
