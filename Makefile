@@ -55,7 +55,7 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 ./internal/...
+	$(GO) test -race -count=1 ./internal/... ./failover/...
 
 interop: build
 	QPIDHA_BIN=$(BIN) $(GO) test -count=1 -timeout 20m ./tests/...
@@ -94,8 +94,10 @@ bench: build
 
 # install lays out what the packages install: binaries, the OCF agent, the
 # rgmanager init scripts, defaults and a configuration file that is never
-# overwritten; as root with no DESTDIR it also creates the qpidd user and
-# /var/lib/qpidd.
+# overwritten, mode 0640 (it may hold ha-password); as root with no DESTDIR
+# it also creates the qpidd user and /var/lib/qpidd, and gives qpidd.conf
+# to group qpidd (root:qpidd 0640, as the packages do) unless its owner or
+# group was changed from root.
 PREFIX  ?= /usr
 DESTDIR ?=
 OCFDIR  ?= /usr/lib/ocf/resource.d/qpid
@@ -113,7 +115,7 @@ install: build
 	install -m 0755 packaging/init.d/qpidd-primary $(DESTDIR)/etc/init.d/qpidd-primary
 	[ ! -f packaging/sysconfig/qpidd ] || [ -f $(DESTDIR)/etc/default/qpidd ] || \
 		install -m 0644 packaging/sysconfig/qpidd $(DESTDIR)/etc/default/qpidd
-	[ -f $(DESTDIR)/etc/qpid/qpidd.conf ] || install -m 0644 packaging/qpidd.conf $(DESTDIR)/etc/qpid/qpidd.conf
+	[ -f $(DESTDIR)/etc/qpid/qpidd.conf ] || install -m 0640 packaging/qpidd.conf $(DESTDIR)/etc/qpid/qpidd.conf
 	install -m 0644 packaging/systemd/qpidd.service $(DESTDIR)/lib/systemd/system/qpidd.service
 	install -m 0644 packaging/systemd/qpidd-primary.service $(DESTDIR)/lib/systemd/system/qpidd-primary.service
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
@@ -125,6 +127,8 @@ install: build
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then \
 		id qpidd >/dev/null 2>&1 || useradd --system --home-dir /var/lib/qpidd --shell /usr/sbin/nologin qpidd; \
 		install -d -o qpidd -g qpidd -m 0750 /var/lib/qpidd; \
+		if [ "$$(stat -c %U:%G /etc/qpid/qpidd.conf)" = root:root ]; then \
+			chgrp qpidd /etc/qpid/qpidd.conf && chmod 0640 /etc/qpid/qpidd.conf; fi; \
 	fi
 
 # packages: the .deb (debian/, dpkg-buildpackage) in dist/. Built offline

@@ -93,3 +93,26 @@ func TestSendTagLimit(t *testing.T) {
 		t.Fatalf("%d bytes", len(got))
 	}
 }
+
+// A peer's close with sessions and links open is answered with a close
+// alone, even when the application ends every session and detaches every
+// link on the events the close brings (as the broker does): a client that
+// waits on a link sees the connection's error, not a session's.
+func TestRemoteCloseAnsweredWithCloseAlone(t *testing.T) {
+	p, _, _ := senderPeer(t, Config{}, 5)
+	p.send(0, &types.Close{Error: types.NewError(types.CondConnectionForced, "bye")})
+	for _, e := range p.events {
+		switch e.Type {
+		case EventLinkDetach:
+			e.Link.Detach(nil)
+		case EventSessionEnd:
+			e.Session.End(nil)
+		case EventConnectionClose:
+			p.c.Close(nil)
+		}
+	}
+	p.expect("Close")
+	if !p.c.Done() {
+		t.Fatal("not done after both closes")
+	}
+}

@@ -65,6 +65,10 @@ func newSession(c *Connection, channel uint16) *Session {
 	}
 }
 
+// UnsettledOut is the number of deliveries sent on the session that are
+// not settled yet.
+func (s *Session) UnsettledOut() int { return len(s.unsettledOut) }
+
 // Connection returns the session's connection.
 func (s *Session) Connection() *Connection { return s.conn }
 
@@ -99,6 +103,12 @@ func (s *Session) End(e *types.Error) {
 	}
 	s.local = stateClosed
 	s.localErr = e
+	if s.conn.remote == stateClosed {
+		// The peer closed the connection: its close is answered with a
+		// close alone (part 2.4.3), not with an end per session first.
+		s.free()
+		return
+	}
 	s.flushDispositions()
 	s.conn.writeFrame(s.channel, &types.End{Error: e}, nil)
 	// Transfers still waiting for the peer's window may not follow the end.

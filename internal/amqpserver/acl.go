@@ -10,6 +10,8 @@ package amqpserver
 //	connection open           create connection host=<client IP> (AllowedConnection), then
 //	                          the "quota connections" limit; refused: close with
 //	                          amqp:unauthorized-access (quota: amqp:resource-limit-exceeded)
+//	queue created by a client the "quota queues" limit, with max-queues-per-user (the
+//	                          smaller applies; queues.go): amqp:resource-limit-exceeded
 //	attach to a named node    access queue name=N and access exchange name=N, only
 //	                          the one asked for when the terminus has the capability
 //	                          "queue" or "topic" (qpidd's node resolution)
@@ -139,9 +141,6 @@ func LoadAccessControl(path string, queuePatterns, topicPatterns []string, log *
 func (ac *AccessControl) logLoaded(a *acl.ACL) {
 	for _, w := range a.Warnings() {
 		ac.log.Warn("acl-file: " + w)
-	}
-	if _, on := a.QueueQuota(""); on {
-		ac.log.Warnf("acl-file: %s: \"quota queues\" is not enforced by this broker", a.Name())
 	}
 	d := a.Default()
 	ac.log.WithFields(logrus.Fields{"file": a.Name(), "rules": len(a.Rules()), "default": d.Permission.String()}).
@@ -376,7 +375,7 @@ func (c *conn) resolve(address string, args broker.Args, caps []types.Symbol) (b
 	b := c.srv.cfg.Broker
 	ac := c.srv.cfg.ACL
 	if ac.ACL() == nil {
-		return b.Resolve(address, args, c.id)
+		return b.ResolveAs(address, args, c.id, c.creator())
 	}
 	if e := c.authorizeResolve(address, caps); e != nil {
 		return broker.Node{}, e
@@ -386,7 +385,7 @@ func (c *conn) resolve(address string, args broker.Args, caps []types.Symbol) (b
 			return broker.Node{}, e
 		}
 	}
-	return b.Resolve(address, args, c.id)
+	return b.ResolveAs(address, args, c.id, c.creator())
 }
 
 // authorizeOnDemand checks the creation broker.Resolve is about to make:

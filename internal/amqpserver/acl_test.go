@@ -96,6 +96,12 @@ func (fakeHandler) OnDetach(*amqpserver.Conn, *amqp.Link)                      {
 // queues made on demand, topic.* exchanges.
 func start(t *testing.T, aclText string) *env {
 	t.Helper()
+	return startWith(t, aclText, nil)
+}
+
+// startWith is start with changes to the server's configuration.
+func startWith(t *testing.T, aclText string, configure func(*amqpserver.Config)) *env {
+	t.Helper()
 	b, err := broker.New(broker.Config{QueuePatterns: []string{`auto\..*`}, TopicPatterns: []string{`topic\..*`}})
 	if err != nil {
 		t.Fatal(err)
@@ -134,10 +140,14 @@ func start(t *testing.T, aclText string) *env {
 		}
 	}
 	agent := mgmt.NewAgent(mgmt.Config{Broker: b, Name: "test"})
-	s := amqpserver.New(amqpserver.Config{
+	cfg := amqpserver.Config{
 		Broker: b, Log: log, SASL: auth.NewServer(db, false), RequireSASL: true,
 		Management: agent, ACL: ac, Extension: fakeExt{},
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	s := amqpserver.New(cfg)
 	agent.SetServer(s)
 	addr, err := s.Listen("127.0.0.1:0")
 	if err != nil {

@@ -37,6 +37,9 @@ type Config struct {
 	// ANONYMOUS only, so no password crosses them, and their open is
 	// answered with amqp:unauthorized-access saying why.
 	RequireEncryption bool
+	// Properties are the connection properties of the broker's open (the
+	// failover-server-list).
+	Properties types.Map
 	// IdleTimeout is advertised to clients; a silent client is closed after
 	// twice that.
 	IdleTimeout time.Duration
@@ -47,6 +50,15 @@ type Config struct {
 	MaxMessageSize uint64
 	// CreditWindow is the credit a producer link is kept topped up to.
 	CreditWindow uint32
+	// Nagle leaves Nagle's algorithm on for accepted connections
+	// (tcp-nodelay=no); by default they set TCP_NODELAY.
+	Nagle bool
+	// SessionMaxUnacked bounds the unsettled deliveries a session's
+	// consumers may have outstanding (session-max-unacked; 0: no bound).
+	SessionMaxUnacked int
+	// Timestamp adds the time of arrival to each received message as the
+	// message annotation x-opt-ingress-timestamp (enable-timestamp).
+	Timestamp bool
 	// Management answers requests to the management node (nil: none).
 	Management Management
 	// Extension admits connections and serves its own nodes (nil: none).
@@ -54,7 +66,22 @@ type Config struct {
 	// ACL is the access control enforced on connections, links, messages
 	// and management requests (nil: everything is allowed; see acl.go).
 	ACL *AccessControl
+	// MaxConnections, ConnectionLimitPerUser and ConnectionLimitPerIP
+	// limit the connections in total, per user and per client address
+	// (0: no limit); administrators are exempt (limits.go).
+	MaxConnections, ConnectionLimitPerUser, ConnectionLimitPerIP int
+	// HandshakeTimeout bounds the time a new connection may take to send
+	// its protocol header, complete SASL and send its open (qpidd's
+	// max-negotiate-time); it is then dropped. 0 means
+	// DefaultHandshakeTimeout; negative means no limit.
+	HandshakeTimeout time.Duration
+	// MaxQueuesPerUser is the most queues one identity may have created
+	// (0: no limit); the ACL's "quota queues" applies too (queues.go).
+	MaxQueuesPerUser int
 }
+
+// DefaultHandshakeTimeout is max-negotiate-time's default.
+const DefaultHandshakeTimeout = 10 * time.Second
 
 // DefaultMaxMessageSize bounds what one message may make the broker hold.
 const DefaultMaxMessageSize = 100 << 20
@@ -68,10 +95,12 @@ type Server struct {
 	listeners []net.Listener
 	conns     map[*conn]struct{}
 	pending   map[net.Conn]struct{} // in their TLS handshake
+	closing   bool
+	wg        sync.WaitGroup
+
 	// tlsPort is the TLS port a refusal under RequireEncryption names.
 	tlsPort atomic.Int32
-	closing bool
-	wg      sync.WaitGroup
+	counts  connCounts // places taken in the connection limits
 }
 
 // New returns a server.
@@ -84,6 +113,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxMessageSize == 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if cfg.ContainerID == "" {
 		cfg.ContainerID = "qpidd"
@@ -149,7 +181,8 @@ func (s *Server) accept(l net.Listener) {
 			tcp = t.NetConn()
 		}
 		if tc, ok := tcp.(*net.TCPConn); ok {
-			_ = tc.SetNoDelay(true)
+			// Go sets TCP_NODELAY on every TCP connection: set it either way.
+			_ = tc.SetNoDelay(!s.cfg.Nagle)
 		}
 		s.serve(nc)
 	}
@@ -227,6 +260,36 @@ func (s *Server) Shutdown(timeout time.Duration) {
 	}
 }
 
+// FailoverServerList is the connection property that lists where clients
+// may reconnect, in the form ActiveMQ brokers send it and qpid-jms reads
+// it: a list of maps of network-host, hostname, port and scheme.
+const FailoverServerList = "failover-server-list"
+
+// FailoverAddress is one entry of the failover-server-list.
+type FailoverAddress struct {
+	Host string
+	Port int
+	TLS  bool
+}
+
+// FailoverProperty is the failover-server-list property for addrs.
+func FailoverProperty(addrs []FailoverAddress) types.MapEntry {
+	list := make([]any, len(addrs))
+	for i, a := range addrs {
+		scheme := "amqp"
+		if a.TLS {
+			scheme = "amqps"
+		}
+		list[i] = types.Map{
+			{Key: types.Symbol("network-host"), Value: a.Host},
+			{Key: types.Symbol("hostname"), Value: a.Host},
+			{Key: types.Symbol("port"), Value: int32(a.Port)},
+			{Key: types.Symbol("scheme"), Value: scheme},
+		}
+	}
+	return types.MapEntry{Key: types.Symbol(FailoverServerList), Value: list}
+}
+
 // handshake completes a TLS connection's handshake within the handshake
 // time limit; a failure (an untrusted or missing client certificate, a
 // client that does not trust ours, plain AMQP on the TLS port) is logged
@@ -236,7 +299,10 @@ func (s *Server) handshake(nc net.Conn) (Security, error) {
 	if !ok {
 		return Security{}, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.engineConfig(nil, Security{}).HandshakeTimeout)
+	ctx, cancel := context.WithCancel(context.Background())
+	if d := s.cfg.HandshakeTimeout; d > 0 {
+		ctx, cancel = context.WithTimeout(context.Background(), d)
+	}
 	defer cancel()
 	if err := t.HandshakeContext(ctx); err != nil {
 		s.log.WithField("remote", nc.RemoteAddr().String()).WithError(err).Info("TLS handshake failed")
@@ -280,11 +346,12 @@ func (s *Server) engineConfig(log *logrus.Entry, sec Security) amqp.Config {
 		MaxFrameSize:     s.cfg.MaxFrameSize,
 		IdleTimeout:      s.cfg.IdleTimeout,
 		MaxMessageSize:   s.cfg.MaxMessageSize,
-		HandshakeTimeout: 30 * time.Second,
+		HandshakeTimeout: max(s.cfg.HandshakeTimeout, 0), // the engine's 0 is no limit
 		SASLServer:       s.saslFor(sec),
 		RequireSASL:      s.cfg.RequireSASL,
 		// Links with no target address route each message by its "to".
 		OfferedCapabilities: []types.Symbol{"ANONYMOUS-RELAY"},
+		Properties:          s.cfg.Properties,
 	}
 }
 

@@ -51,7 +51,8 @@ func errorFor(err error) *types.Error {
 		cond = types.CondResourceLocked
 	case errors.Is(err, broker.ErrQueueDeleted):
 		cond = types.CondResourceDeleted
-	case errors.Is(err, broker.ErrQueueFull), errors.Is(err, broker.ErrStoreFull):
+	case errors.Is(err, broker.ErrQueueFull), errors.Is(err, broker.ErrStoreFull), errors.Is(err, broker.ErrQueueQuota),
+		errors.Is(err, broker.ErrMemoryFull):
 		cond = types.CondResourceLimitExceeded
 	case errors.Is(err, broker.ErrExists), errors.Is(err, broker.ErrInUse), errors.Is(err, broker.ErrBuiltin):
 		cond = types.CondPreconditionFailed
@@ -137,7 +138,6 @@ func (c *conn) attachProducer(l *amqp.Link) {
 		p.node = node
 	}
 	l.Context = p
-	l.RcvSettleMode = types.ReceiverSettleModeFirst
 	l.Attach()
 	l.Flow(c.srv.cfg.CreditWindow, false)
 }
@@ -158,6 +158,7 @@ func (c *conn) temporaryQueue(args broker.Args, check func(name string, s broker
 			return nil, denied
 		}
 	}
+	// Temporary queues count for nobody's max-queues-per-user (queues.go).
 	q, _, err := c.srv.cfg.Broker.DeclareQueue(name, s)
 	return q, err
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -23,6 +24,7 @@ var connIDs atomic.Uint64
 // and the broker subscriptions of its links.
 type conn struct {
 	srv *Server
+	nc  net.Conn
 	dc  *driver.Conn
 	log *logrus.Entry
 	id  string // owner of this connection's exclusive queues
@@ -31,6 +33,9 @@ type conn struct {
 	info      atomic.Pointer[ConnInfo]
 	admitted  Admission
 	aclUser   string // the user whose ACL connection quota this connection counts in
+	limited   bool   // it holds places in the connection limits (limits.go)
+	limitUser string // ... of this user
+	limitIP   string // ... and this client address
 	ext       Conn   // this connection as extensions see it
 	consumers map[*amqp.Link]*consumer
 	scheduled atomic.Bool // a service pass is queued on the driver
@@ -38,6 +43,9 @@ type conn struct {
 	routed    []*broker.Queue
 	scratch   []byte          // message encoding buffer, copied by the engine
 	txns      map[string]*txn // declared transactions by id
+	// unackedFull: a consumer stopped at session-max-unacked; the next
+	// settlement services the consumers again.
+	unackedFull bool
 
 	// Deliveries whose holds are all done, to settle in one pass on the
 	// connection (holds complete in batches: a journal sync, a backup's
@@ -74,6 +82,7 @@ func newConn(s *Server, nc net.Conn, sec Security) *conn {
 	c := &conn{
 		srv:       s,
 		sec:       sec,
+		nc:        nc,
 		log:       s.log.WithField("remote", nc.RemoteAddr().String()),
 		id:        "conn-" + itoa(connIDs.Add(1)),
 		consumers: map[*amqp.Link]*consumer{},
@@ -125,6 +134,12 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 				return
 			}
 		}
+		// After the extension: a backup refuses clients with
+		// amqp:connection:forced, on which they fail over, whatever the limits.
+		if refusal := c.admitLimits(); refusal != nil {
+			eng.Close(refusal)
+			return
+		}
 		c.log.Debug("connection opened")
 		eng.Open()
 	case amqp.EventConnectionClose:
@@ -163,13 +178,27 @@ func (c *conn) HandleEvent(dc *driver.Conn, e amqp.Event) {
 			ctx.OnDelivery(&c.ext, e.Link, e.Delivery)
 		}
 	case amqp.EventDisposition:
-		if h, ok := e.Link.Context.(LinkHandler); ok {
-			h.OnDisposition(&c.ext, e.Link, e.Delivery)
-		} else if cons := c.consumers[e.Link]; cons != nil {
-			c.settled(cons, e.Delivery)
+		switch ctx := e.Link.Context.(type) {
+		case LinkHandler:
+			ctx.OnDisposition(&c.ext, e.Link, e.Delivery)
+		case *producer, *coordinator:
+			// Receiver settle mode second: the client settled after our
+			// outcome, and we settle in turn.
+			if e.Delivery.RemoteSettled() && e.Delivery.State() != nil {
+				e.Delivery.Settle()
+			}
+		default:
+			if cons := c.consumers[e.Link]; cons != nil {
+				c.settled(cons, e.Delivery)
+				if c.unackedFull && e.Delivery.Settled() {
+					c.unackedFull = false
+					c.serviceAll()
+				}
+			}
 		}
 	case amqp.EventTransportClosed:
 		c.releaseACL()
+		c.releaseLimits()
 		if err := eng.Err(); err != nil && !errors.Is(err, amqp.ErrClosed) {
 			c.log.WithError(err).Debug("transport closed")
 		}
@@ -248,6 +277,11 @@ func (c *conn) detach(l *amqp.Link) {
 		}
 	}
 	l.Detach(nil)
+	if c.unackedFull {
+		// The link's unsettled deliveries are gone: room for the others.
+		c.unackedFull = false
+		c.serviceAll()
+	}
 }
 
 // notify is called by queues, from any goroutine, when a consumer that came
@@ -280,6 +314,14 @@ func (c *conn) service(cons *consumer) {
 			return // Writable resumes
 		}
 		want := int(min(l.Credit(), batch))
+		if limit := c.srv.cfg.SessionMaxUnacked; limit > 0 && !cons.preSettle {
+			room := limit - l.Session().UnsettledOut()
+			if room <= 0 {
+				c.unackedFull = true
+				return // a settlement resumes
+			}
+			want = min(want, room)
+		}
 		c.fetched = cons.sub.Fetch(c.fetched[:0], want)
 		sent := true
 		for i, e := range c.fetched {
@@ -370,27 +412,30 @@ func (c *conn) settled(cons *consumer, d *amqp.Delivery) {
 func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	m, err := message.Parse(d.Payload())
 	if err != nil {
-		d.Update(&types.Rejected{Error: types.NewError(types.CondDecodeError, "%v", err)}, true)
+		settleIn(d, &types.Rejected{Error: types.NewError(types.CondDecodeError, "%v", err)})
 		c.replenish(p)
 		return
 	}
 	if p.management || c.isManagement(p, m) {
 		c.manage(m)
-		d.Update(&types.Accepted{}, true)
+		settleIn(d, &types.Accepted{})
 		c.replenish(p)
 		return
+	}
+	if c.srv.cfg.Timestamp {
+		m.MessageAnnotations = stampArrival(m.MessageAnnotations, time.Now())
 	}
 	node := p.node
 	relay := node.Queue == nil && node.Exchange == nil
 	if relay {
 		if node, err = c.relayTarget(m); err != nil {
-			d.Update(&types.Rejected{Error: errorFor(err)}, true)
+			settleIn(d, &types.Rejected{Error: errorFor(err)})
 			c.replenish(p)
 			return
 		}
 	}
 	if denied := c.authorizeMessage(node, relay, m.Subject()); denied != nil {
-		d.Update(&types.Rejected{Error: denied}, true)
+		settleIn(d, &types.Rejected{Error: denied})
 		p.link.Detach(denied)
 		return
 	}
@@ -405,8 +450,22 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	} else {
 		c.routed = c.srv.cfg.Broker.Route(node.Exchange, m, c.routed)
 	}
-	var failure error
 	var holds []*broker.Hold
+	if len(c.routed) > 0 {
+		// The broker's memory bound: a hold while producers are flow
+		// controlled for memory, a refusal well beyond it.
+		mem, err := c.srv.cfg.Broker.AdmitMemory(int64(m.Size()) * int64(len(c.routed)))
+		if err != nil {
+			clear(c.routed)
+			settleIn(d, &types.Rejected{Error: errorFor(err)})
+			c.replenish(p)
+			return
+		}
+		if mem != nil {
+			holds = append(holds, mem)
+		}
+	}
+	var failure error
 	for i, q := range c.routed {
 		e, err := q.Enqueue(m)
 		if err != nil && failure == nil {
@@ -425,13 +484,21 @@ func (c *conn) receive(p *producer, d *amqp.Delivery) {
 	}
 	switch {
 	case failure != nil:
-		d.Update(&types.Rejected{Error: errorFor(failure)}, true)
+		settleIn(d, &types.Rejected{Error: errorFor(failure)})
 	case len(holds) > 0:
 		c.acceptWhenReleased(p, d, holds)
 	default:
-		d.Update(&types.Accepted{}, true)
+		settleIn(d, &types.Accepted{})
 	}
 	c.replenish(p)
+}
+
+// settleIn gives a message received from a client its outcome. In
+// receiver settle mode first it is settled at once; in mode second (the
+// client asked to settle first) it stays unsettled until the client
+// settles it (EventDisposition), unless the client already did.
+func settleIn(d *amqp.Delivery, st types.DeliveryState) {
+	d.Update(st, d.Link().RcvSettleMode != types.ReceiverSettleModeSecond || d.RemoteSettled())
 }
 
 // acceptWhenReleased settles a delivery once every hold on its message is
@@ -474,7 +541,7 @@ func (c *conn) settleReady() {
 	var last *producer
 	for i, h := range c.settling {
 		h.p.held--
-		h.d.Update(&types.Accepted{}, true)
+		settleIn(h.d, &types.Accepted{})
 		if h.p != last && last != nil {
 			c.replenish(last)
 		}

@@ -75,7 +75,6 @@ func (c *conn) attachCoordinator(l *amqp.Link, t *types.Coordinator) {
 	co := &coordinator{producer{link: l}}
 	l.Context = co
 	l.Target = &types.Coordinator{Capabilities: []types.Symbol{types.TxnCapabilityLocalTransactions}}
-	l.RcvSettleMode = types.ReceiverSettleModeFirst
 	l.Attach()
 	l.Flow(c.srv.cfg.CreditWindow, false)
 }
@@ -89,18 +88,18 @@ func (c *conn) coordinate(co *coordinator, d *amqp.Delivery) {
 		request, err = m.Value()
 	}
 	if err != nil {
-		d.Update(&types.Rejected{Error: types.NewError(types.CondDecodeError, "coordinator request: %v", err)}, true)
+		settleIn(d, &types.Rejected{Error: types.NewError(types.CondDecodeError, "coordinator request: %v", err)})
 		return
 	}
 	switch r := request.(type) {
 	case *types.Declare:
 		if r.GlobalID != nil {
-			d.Update(&types.Rejected{Error: types.NewError(types.CondNotImplemented, "distributed transactions (a declare with a global-id) are not supported")}, true)
+			settleIn(d, &types.Rejected{Error: types.NewError(types.CondNotImplemented, "distributed transactions (a declare with a global-id) are not supported")})
 			return
 		}
 		t := c.declare(co)
 		c.log.WithField("txn", t.name).Debug("transaction declared")
-		d.Update(&types.Declared{TxnID: t.id}, true)
+		settleIn(d, &types.Declared{TxnID: t.id})
 	case *types.Discharge:
 		t := c.txns[string(r.TxnID)]
 		if t == nil {
@@ -111,23 +110,23 @@ func (c *conn) coordinate(co *coordinator, d *amqp.Delivery) {
 		switch {
 		case r.Fail:
 			c.rollback(t)
-			d.Update(&types.Accepted{}, true)
+			settleIn(d, &types.Accepted{})
 		case t.failed != nil:
 			c.rollback(t)
-			d.Update(&types.Rejected{Error: types.NewError(types.CondTransactionRollback, "transaction rolled back: %v", t.failed)}, true)
+			settleIn(d, &types.Rejected{Error: types.NewError(types.CondTransactionRollback, "transaction rolled back: %v", t.failed)})
 		default:
 			holds, err := c.commit(t)
 			switch {
 			case err != nil:
-				d.Update(&types.Rejected{Error: types.NewError(types.CondTransactionRollback, "commit failed: %v", err)}, true)
+				settleIn(d, &types.Rejected{Error: types.NewError(types.CondTransactionRollback, "commit failed: %v", err)})
 			case len(holds) > 0:
 				c.acceptWhenReleased(&co.producer, d, holds)
 			default:
-				d.Update(&types.Accepted{}, true)
+				settleIn(d, &types.Accepted{})
 			}
 		}
 	default:
-		d.Update(&types.Rejected{Error: types.NewError(types.CondDecodeError, "a coordinator takes declare or discharge, not %T", request)}, true)
+		settleIn(d, &types.Rejected{Error: types.NewError(types.CondDecodeError, "a coordinator takes declare or discharge, not %T", request)})
 	}
 }
 
@@ -142,11 +141,11 @@ func (c *conn) dischargeUnknown(d *amqp.Delivery, r *types.Discharge) {
 	switch {
 	case !r.Fail && c.srv.cfg.Broker.Committed(name):
 		c.log.WithField("txn", name).Info("a client asked again about a transaction: it committed")
-		d.Update(&types.Accepted{}, true)
+		settleIn(d, &types.Accepted{})
 	case r.Fail:
-		d.Update(&types.Accepted{}, true) // rolled back already
+		settleIn(d, &types.Accepted{}) // rolled back already
 	default:
-		d.Update(&types.Rejected{Error: types.NewError(types.CondTransactionRollback, "transaction %x was rolled back: it was not committed when its connection ended (a failover, a reconnection)", r.TxnID)}, true)
+		settleIn(d, &types.Rejected{Error: types.NewError(types.CondTransactionRollback, "transaction %x was rolled back: it was not committed when its connection ended (a failover, a reconnection)", r.TxnID)})
 	}
 }
 
@@ -172,7 +171,7 @@ func (c *conn) transaction(d *amqp.Delivery, ts *types.TransactionalState) *txn 
 	if t := c.txns[string(ts.TxnID)]; t != nil {
 		return t
 	}
-	d.Update(&types.Rejected{Error: types.NewError(types.CondTransactionUnknownID, "no transaction %x on this connection", ts.TxnID)}, true)
+	settleIn(d, &types.Rejected{Error: types.NewError(types.CondTransactionUnknownID, "no transaction %x on this connection", ts.TxnID)})
 	return nil
 }
 
@@ -185,12 +184,18 @@ func (c *conn) receiveInTxn(d *amqp.Delivery, ts *types.TransactionalState, node
 	if t.bytes += m.Size(); t.bytes > maxTxnBytes {
 		e := types.NewError(types.CondResourceLimitExceeded, "a transaction may hold at most %d bytes of messages", maxTxnBytes)
 		t.failed = e
-		d.Update(&types.Rejected{Error: e}, true)
+		settleIn(d, &types.Rejected{Error: e})
+		return
+	}
+	if err := c.srv.cfg.Broker.MemoryRefusal(int64(m.Size())); err != nil {
+		e := errorFor(err)
+		t.failed = e
+		settleIn(d, &types.Rejected{Error: e})
 		return
 	}
 	t.sends = append(t.sends, txnSend{node: node, msg: m})
 	// The outcome is provisional: it holds if the transaction commits.
-	d.Update(&types.TransactionalState{TxnID: t.id, Outcome: &types.Accepted{}}, true)
+	settleIn(d, &types.TransactionalState{TxnID: t.id, Outcome: &types.Accepted{}})
 }
 
 // settledInTxn records a consumer's outcome for a message in a transaction;
@@ -206,7 +211,7 @@ func (c *conn) settledInTxn(cons *consumer, d *amqp.Delivery, e *broker.Entry, t
 		return
 	}
 	t.outcomes = append(t.outcomes, txnOutcome{cons: cons, entry: e, state: ts.Outcome})
-	d.Update(ts, true)
+	settleIn(d, ts)
 }
 
 // commit applies a transaction's outcomes and messages and returns the

@@ -20,7 +20,23 @@ var (
 	ErrExists   = errors.New("already exists with different settings")
 	ErrInUse    = errors.New("in use")
 	ErrBuiltin  = errors.New("built-in exchanges cannot be changed")
+	// ErrQueueQuota refuses a queue its creator may not have: they created
+	// as many as their limit allows (Creator).
+	ErrQueueQuota = errors.New("queue limit per user reached")
 )
+
+// Creator is the identity a client creates a queue as, with the most
+// queues it may have created (max-queues-per-user, the ACL's "quota
+// queues"). A queue counts for its creator from its creation until it is
+// deleted (or set aside), whoever deletes it; queues declared without a
+// creator (at start-up, restored from the store, replicated by HA) count
+// for nobody.
+type Creator struct {
+	User    string
+	Limited bool   // Max applies
+	Max     int    // the most queues User may have created, with Limited
+	Source  string // what sets Max, for the refusal: "max-queues-per-user"
+}
 
 // Config configures a broker.
 type Config struct {
@@ -38,6 +54,13 @@ type Config struct {
 	// FlowChanged, if set, is told when a queue's flow control starts or
 	// ends (with the queue locked: it must not call back into the broker).
 	FlowChanged func(queue string, stopped bool, depth int, bytes int64)
+	// MaxMemory bounds the bytes of all queues' messages together for
+	// producers' new messages (memory.go; 0: no bound).
+	MaxMemory int64
+	// MemoryChanged, if set, is told when producer flow control for memory
+	// starts or ends (with the broker's memory accounting locked: it must
+	// only log).
+	MemoryChanged func(stopped bool, bytes, max int64)
 	// Now is the clock (message expiry). Nil means time.Now.
 	Now func() time.Time
 }
@@ -66,6 +89,9 @@ type Broker struct {
 	journal   Journal // the durable store, nil if none (set before serving)
 
 	txns txnLog // recently committed transactions
+
+	created map[string]int // queues alive per creator (b.mu)
+	mem     memory         // message bytes on all queues (memory.go)
 }
 
 // New returns a broker with only the built-in exchanges.
@@ -110,6 +136,24 @@ func (b *Broker) now() time.Time { return b.cfg.Now() }
 // Declaring an existing queue is not an error (qpid's passive declare); the
 // existing queue's settings are kept.
 func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created bool, err error) {
+	return b.declareQueue(name, s, nil)
+}
+
+// DeclareQueueAs is DeclareQueue for a client: the queue, if created,
+// counts for its creator, and is refused (ErrQueueQuota) when the creator
+// has as many queues as its limit allows.
+func (b *Broker) DeclareQueueAs(name string, s QueueSettings, by Creator) (q *Queue, created bool, err error) {
+	return b.declareQueue(name, s, &by)
+}
+
+// QueuesCreatedBy is how many queues a creator has (made and not deleted).
+func (b *Broker) QueuesCreatedBy(user string) int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.created[user]
+}
+
+func (b *Broker) declareQueue(name string, s QueueSettings, by *Creator) (q *Queue, created bool, err error) {
 	if name == "" {
 		return nil, false, errors.New("a queue needs a name")
 	}
@@ -122,9 +166,20 @@ func (b *Broker) DeclareQueue(name string, s QueueSettings) (q *Queue, created b
 	if q := b.queues[name]; q != nil {
 		return q, false, nil
 	}
+	if by != nil && by.Limited && b.created[by.User] >= by.Max {
+		return nil, false, fmt.Errorf("%w: user %s has %d queues, the most allowed (%d, %s); queue %q refused",
+			ErrQueueQuota, by.User, b.created[by.User], by.Max, by.Source, name)
+	}
 	q = NewQueue(name, s)
 	q.broker = b
 	b.queues[name] = q
+	if by != nil {
+		if b.created == nil {
+			b.created = map[string]int{}
+		}
+		q.creator = by.User
+		b.created[by.User]++
+	}
 	if b.journal != nil && s.Durable {
 		b.journal.QueueDeclared(q)
 	}
@@ -205,6 +260,7 @@ func (b *Broker) removeQueue(q *Queue) {
 		return
 	}
 	delete(b.queues, q.name)
+	b.uncount(q)
 	for _, e := range b.exchanges {
 		e.unbindQueue(q.name)
 	}
@@ -220,6 +276,17 @@ func (b *Broker) removeQueue(q *Queue) {
 	for _, c := range consumers {
 		c.notify()
 	}
+}
+
+// uncount gives back a queue's place in its creator's limit (b.mu held).
+func (b *Broker) uncount(q *Queue) {
+	if q.creator == "" {
+		return
+	}
+	if b.created[q.creator]--; b.created[q.creator] <= 0 {
+		delete(b.created, q.creator)
+	}
+	q.creator = ""
 }
 
 // DeclareExchange returns the exchange of that name, creating it if absent.
@@ -368,6 +435,16 @@ type Node struct {
 // the given arguments (the attach's node properties); owner becomes the
 // owner of a queue created exclusive.
 func (b *Broker) Resolve(address string, args Args, owner string) (Node, error) {
+	return b.resolve(address, args, owner, nil)
+}
+
+// ResolveAs is Resolve for a client: a queue made on demand counts for its
+// creator (DeclareQueueAs).
+func (b *Broker) ResolveAs(address string, args Args, owner string, by Creator) (Node, error) {
+	return b.resolve(address, args, owner, &by)
+}
+
+func (b *Broker) resolve(address string, args Args, owner string, by *Creator) (Node, error) {
 	if q := b.Queue(address); q != nil {
 		return Node{Queue: q}, nil
 	}
@@ -383,7 +460,7 @@ func (b *Broker) Resolve(address string, args Args, owner string) (Node, error) 
 			if s.Exclusive {
 				s.Owner = owner
 			}
-			q, _, err := b.DeclareQueue(address, s)
+			q, _, err := b.declareQueue(address, s, by)
 			return Node{Queue: q}, err
 		}
 	}
@@ -427,10 +504,34 @@ func (b *Broker) routeTo(exchange string, m *message.Message) {
 }
 
 // PurgeExpired removes expired messages from every queue.
-func (b *Broker) PurgeExpired() int {
+func (b *Broker) PurgeExpired() int { return b.PurgeExpiredBatch(0) }
+
+// PurgeExpiredBatch removes expired messages from every queue, at most max
+// from each (0: no limit), and returns how many it removed.
+func (b *Broker) PurgeExpiredBatch(max int) int {
 	n := 0
 	for _, q := range b.Queues() {
-		n += q.Purge()
+		n += q.PurgeBatch(max)
 	}
 	return n
+}
+
+// RunPurges is qpidd's queue cleaner (queue-purge-interval and
+// max-purge-batch): each time ticks delivers, it removes expired messages
+// from every queue, at most batch per queue, so they go without waiting
+// for a consumer to come across them; purged tells how many each pass
+// removed (nil: nobody). It returns when done is closed. The caller owns
+// the ticker (a time.Ticker's channel, or a test's).
+func (b *Broker) RunPurges(ticks <-chan time.Time, batch int, purged func(int), done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-ticks:
+			n := b.PurgeExpiredBatch(batch)
+			if purged != nil {
+				purged(n)
+			}
+		}
+	}
 }

@@ -76,6 +76,7 @@ func (b *Broker) SetQueueAside(name, aside string) (*Queue, error) {
 		return nil, fmt.Errorf("%w: queue %q", ErrExists, aside)
 	}
 	delete(b.queues, name)
+	b.uncount(q)
 	for _, e := range b.exchanges {
 		e.unbindQueue(name)
 	}
@@ -252,7 +253,7 @@ func (q *Queue) Restore(msgs []Restored) {
 		}
 		q.laneFor(r.Msg).push(e)
 		q.stats.Depth++
-		q.stats.Bytes += int64(r.Msg.Size())
+		q.countBytes(int64(r.Msg.Size()))
 		q.stats.Enqueues++
 	}
 }

@@ -134,6 +134,7 @@ type Queue struct {
 	settings QueueSettings
 	broker   *Broker // for dead-lettering and auto-delete; nil in isolation
 	jid      uint64  // the journal's id, 0 if not durable
+	creator  string  // the user it counts for (Creator), "" if none (broker.mu)
 
 	mu        sync.Mutex
 	lanes     []*lane // by priority level, lowest first
@@ -277,7 +278,7 @@ func (q *Queue) EnqueueTx(m *message.Message, txn string) (*Entry, error) {
 		q.lvq[key] = e
 	}
 	q.stats.Depth++
-	q.stats.Bytes += size
+	q.countBytes(size)
 	q.stats.Enqueues++
 	if q.settings.Flow.enabled() {
 		q.flowEnqueued(e)
@@ -431,7 +432,7 @@ func (q *Queue) remove(e *Entry) {
 	e.state = removed
 	e.owner = nil
 	q.stats.Depth--
-	q.stats.Bytes -= int64(e.Msg.Size())
+	q.countBytes(-int64(e.Msg.Size()))
 	q.stats.Dequeues++
 	if e.lvqKey != "" && q.lvq[e.lvqKey] == e {
 		delete(q.lvq, e.lvqKey)
@@ -480,13 +481,22 @@ func (q *Queue) makeAvailable(e *Entry) {
 
 // Purge removes expired messages and returns how many; they go to the
 // alternate exchange if there is one.
-func (q *Queue) Purge() int {
+func (q *Queue) Purge() int { return q.PurgeBatch(0) }
+
+// PurgeBatch is Purge removing at most max messages (0: no limit). A
+// message being delivered stays: its consumer settles it. Each removal is
+// the one a consumer's scan makes of an expired message: recorded in the
+// store and seen by the observer (replicated as a dequeue).
+func (q *Queue) PurgeBatch(max int) int {
 	now := q.now()
 	var dead []*message.Message
 	q.mu.Lock()
 	for _, l := range q.lanes {
 		// remove may compact the lane under us: walk a copy.
 		for _, e := range l.live() {
+			if max > 0 && len(dead) >= max {
+				break
+			}
 			if e.state == available && !e.expires.IsZero() && !now.Before(e.expires) {
 				dead = append(dead, e.Msg)
 				q.remove(e)

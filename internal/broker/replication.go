@@ -245,7 +245,7 @@ func (q *Queue) EnqueueReplica(m *message.Message, id MessageID) (*Entry, error)
 	q.laneFor(m).push(e)
 	q.byID[id] = e
 	q.stats.Depth++
-	q.stats.Bytes += int64(m.Size())
+	q.countBytes(int64(m.Size()))
 	q.stats.Enqueues++
 	if q.observer != nil {
 		q.observer.Enqueued(q, e) // a replica on a primary replicates on

@@ -87,7 +87,6 @@ func TestDefaults(t *testing.T) {
 		{"wait", o.Wait, 600 * time.Second},
 		{"queue-purge-interval", o.QueuePurgeInterval, 600 * time.Second},
 		{"session-max-unacked", o.SessionMaxUnacked, 5000},
-		{"default-message-group", o.DefaultMessageGroup, "qpid.no-group"},
 		{"auth-database", o.AuthDatabase, "/etc/qpid/qpidd.users"},
 	}
 	for _, c := range checks {

@@ -103,9 +103,10 @@
 //   - store-dir keeps its meaning: the store's directory instead of
 //     data-dir (StorePath); truncate is kept; the journal tuning options of
 //     the linear and legacy stores are obsolete.
-//   - SSL options are kept as values (ssl-port 5671, ssl-cert-db,
-//     ssl-cert-name, ssl-cert-password-file,
-//     ssl-require-client-authentication, ssl-sasl-no-dict).
+//   - The NSS options ssl-cert-db, ssl-cert-name and ssl-cert-password-file
+//     are obsolete: certificates come as PEM files.
+//   - default-message-group and federation-tag are obsolete: there are no
+//     message groups and no federation.
 //   - ha-min-ready-backups is ours (not in the original), default 0.
 //   - worker-threads, connection-backlog and protocols are obsolete: the Go
 //     runtime, the system's somaxconn and AMQP 1.0 only.

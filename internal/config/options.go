@@ -37,14 +37,12 @@ type Options struct {
 	DefaultQueueLimit          uint64        // default-queue-limit (bytes, 0 = none)
 	DefaultFlowStopThreshold   int           // default-flow-stop-threshold (percent)
 	DefaultFlowResumeThreshold int           // default-flow-resume-threshold (percent)
-	DefaultMessageGroup        string        // default-message-group
 	EnableTimestamp            bool          // enable-timestamp
 	QueuePurgeInterval         time.Duration // queue-purge-interval
 	MaxPurgeBatch              int           // max-purge-batch
 	Queues                     []string      // queue (repeatable): declared at start-up
 	QueuePatterns              []string      // queue-patterns (repeatable)
 	TopicPatterns              []string      // topic-patterns (repeatable)
-	FederationTag              string        // federation-tag ("" = generated)
 
 	// Daemon
 	Daemon  bool          // daemon, -d
@@ -72,13 +70,11 @@ type Options struct {
 	ConnectionLimitPerUser         int    // connection-limit-per-user
 	ConnectionLimitPerIP           int    // connection-limit-per-ip
 	MaxQueuesPerUser               int    // max-queues-per-user
+	MaxMemory                      uint64 // max-memory (bytes, 0 = automatic)
 	SSLPort                        int    // ssl-port
 	SSLCertFile                    string // ssl-cert-file
 	SSLKeyFile                     string // ssl-key-file
 	SSLCAFile                      string // ssl-ca-file
-	SSLCertDB                      string // ssl-cert-db
-	SSLCertName                    string // ssl-cert-name ("" = host name)
-	SSLCertPasswordFile            string // ssl-cert-password-file
 	SSLRequireClientAuthentication bool   // ssl-require-client-authentication
 	SSLSASLNoDict                  bool   // ssl-sasl-no-dict
 
@@ -233,10 +229,10 @@ var options = []*option{
 		help:  "Set TCP_NODELAY on TCP connections",
 		field: func(o *Options) any { return &o.TCPNoDelay }},
 	{name: "max-negotiate-time", kind: kindMillis, arg: "MILLISECONDS", def: "10000", group: groupGeneral,
-		help:  "Longest time a new connection may take to complete the protocol and SASL handshake (units s, ms, us, ns allowed)",
+		help:  "Longest time a new connection may take to send its protocol header, complete SASL and send its open; it is then dropped (0: no limit; units s, ms, us, ns allowed)",
 		field: func(o *Options) any { return &o.MaxNegotiateTime }},
 	{name: "session-max-unacked", kind: kindInt, arg: "DELIVERIES", def: "5000", max: maxInt32, group: groupGeneral,
-		help:  "Most unsettled outgoing deliveries per session",
+		help:  "Most unsettled outgoing deliveries per session: consumers wait for settlements beyond it (0: no limit)",
 		field: func(o *Options) any { return &o.SessionMaxUnacked }},
 	{name: "default-queue-limit", kind: kindInt, arg: "BYTES", def: "104857600", max: math.MaxInt64, group: groupGeneral,
 		help:  "Default maximum size of a queue in bytes (0: no limit)",
@@ -247,17 +243,14 @@ var options = []*option{
 	{name: "default-flow-resume-threshold", kind: kindInt, arg: "PERCENT", def: "70", max: 100, group: groupGeneral,
 		help:  "Percent of a queue's limits below which producer flow control ends",
 		field: func(o *Options) any { return &o.DefaultFlowResumeThreshold }},
-	{name: "default-message-group", kind: kindString, arg: "GROUP", def: "qpid.no-group", group: groupGeneral,
-		help:  "Group of messages without a group identifier on a message-group queue",
-		field: func(o *Options) any { return &o.DefaultMessageGroup }},
 	{name: "enable-timestamp", kind: kindBool, arg: "yes|no", def: "no", group: groupGeneral,
-		help:  "Add the time of arrival to each received message",
+		help:  "Add the time of arrival to each received message (message annotation x-opt-ingress-timestamp)",
 		field: func(o *Options) any { return &o.EnableTimestamp }},
 	{name: "queue-purge-interval", kind: kindSeconds, arg: "SECONDS", def: "600", group: groupGeneral,
-		help:  "Interval between purges of expired messages from queues",
+		help:  "Interval between passes of the queue cleaner, which removes expired messages from every queue without waiting for a consumer (0: never; they then go when a consumer comes across them)",
 		field: func(o *Options) any { return &o.QueuePurgeInterval }},
 	{name: "max-purge-batch", kind: kindInt, arg: "MESSAGES", def: "1000", max: maxInt32, group: groupGeneral,
-		help:  "Most expired messages purged from a queue at a time",
+		help:  "Most expired messages the queue cleaner removes from one queue in one pass (0: no limit)",
 		field: func(o *Options) any { return &o.MaxPurgeBatch }},
 	{name: "queue", kind: kindList, arg: "NAME", group: groupGeneral,
 		help:  "Declare the queue NAME at start-up (repeatable)",
@@ -268,9 +261,6 @@ var options = []*option{
 	{name: "topic-patterns", kind: kindList, arg: "PATTERN", group: groupGeneral,
 		help:  "Create a topic on demand when a link names an unknown node matching PATTERN (repeatable)",
 		field: func(o *Options) any { return &o.TopicPatterns }},
-	{name: "federation-tag", kind: kindString, arg: "NAME", group: groupGeneral, defHelp: "generated",
-		help:  "Override the broker's federation tag",
-		field: func(o *Options) any { return &o.FederationTag }},
 
 	// Daemon
 	{name: "daemon", short: 'd', kind: kindSwitch, group: groupDaemon,
@@ -333,17 +323,22 @@ var options = []*option{
 		help:  "Accept only encrypted connections",
 		field: func(o *Options) any { return &o.RequireEncryption }},
 	{name: "max-connections", kind: kindInt, arg: "N", def: "500", max: maxInt32, group: groupSecurity,
-		help:  "Most connections in total (0: no limit)",
+		help:  "Most client connections in total; one more is closed at open with amqp:resource-limit-exceeded. Administrators' connections (property qpid.ha-admin, from an identity the ACL lets administer the broker), HA brokers' included, are exempt and not counted (0: no limit)",
 		field: func(o *Options) any { return &o.MaxConnections }},
 	{name: "connection-limit-per-user", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupSecurity,
-		help:  "Most connections per user (0: no limit)",
+		help:  "Most client connections per authenticated user (anonymous counts as one user), as max-connections (0: no limit)",
 		field: func(o *Options) any { return &o.ConnectionLimitPerUser }},
 	{name: "connection-limit-per-ip", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupSecurity,
-		help:  "Most connections per client IP address (0: no limit)",
+		help:  "Most client connections per client IP address, as max-connections (0: no limit)",
 		field: func(o *Options) any { return &o.ConnectionLimitPerIP }},
 	{name: "max-queues-per-user", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupSecurity,
-		help:  "Most queues a user may create (0: no limit)",
+		help:  "Most queues one user may have created and not deleted, by an attach (queue-patterns) or a management create (temporary queues of links do not count); one more is refused with amqp:resource-limit-exceeded. The ACL's quota queues applies too (the smaller wins); HA replication is exempt (0: no limit)",
 		field: func(o *Options) any { return &o.MaxQueuesPerUser }},
+	{name: "max-memory", kind: kindInt, arg: "BYTES", def: "0", max: math.MaxInt64, group: groupSecurity,
+		defHelp: "0: automatic",
+		help: "Bound on the bytes of all queues' messages together (the sum of their byte depths). Above it a client's new message is queued but its acceptance waits until the total falls below 90% of the bound (producers are flow controlled); above the bound plus 10% it is refused with amqp:resource-limit-exceeded. HA replication and messages already accepted are exempt. " +
+			"0 is automatic: half of the smaller of the physical memory and the cgroup's memory.max",
+		field: func(o *Options) any { return &o.MaxMemory }},
 	{name: "ssl-port", kind: kindInt, arg: "PORT", def: "5671", max: 65535, group: groupSecurity,
 		help:  "Listen for TLS (amqps) connections on PORT",
 		field: func(o *Options) any { return &o.SSLPort }},
@@ -356,15 +351,6 @@ var options = []*option{
 	{name: "ssl-ca-file", kind: kindString, arg: "FILE", group: groupSecurity,
 		help:  "PEM certificates of the CAs that sign client and peer certificates; trusted by TLS clients of this file too (qpid-ha, qpid-config, qpidd-primary)",
 		field: func(o *Options) any { return &o.SSLCAFile }},
-	{name: "ssl-cert-db", kind: kindString, arg: "PATH", group: groupSecurity,
-		help:  "Directory of the certificate database",
-		field: func(o *Options) any { return &o.SSLCertDB }},
-	{name: "ssl-cert-name", kind: kindString, arg: "NAME", group: groupSecurity, defHelp: "the host name",
-		help:  "Name of the broker's certificate",
-		field: func(o *Options) any { return &o.SSLCertName }},
-	{name: "ssl-cert-password-file", kind: kindString, arg: "PATH", group: groupSecurity,
-		help:  "File holding the password of the certificate database",
-		field: func(o *Options) any { return &o.SSLCertPasswordFile }},
 	{name: "ssl-require-client-authentication", kind: kindBool, arg: "yes|no", def: "no", group: groupSecurity,
 		help:  "Require TLS clients to present a certificate",
 		field: func(o *Options) any { return &o.SSLRequireClientAuthentication }},
@@ -405,7 +391,7 @@ var options = []*option{
 		help:  "Flow control message limit of replication (0: no limit)",
 		field: func(o *Options) any { return &o.HAFlowMessages }},
 	{name: "ha-flow-bytes", kind: kindInt, arg: "N", def: "0", max: math.MaxUint32, group: groupHA,
-		help:  "Flow control byte limit of replication (0: no limit)",
+		help:  "Flow control byte limit of replication: the primary sends a backup no more events while those it has not acknowledged reach N bytes (0: no limit)",
 		field: func(o *Options) any { return &o.HAFlowBytes }},
 	{name: "ha-min-ready-backups", kind: kindInt, arg: "N", def: "0", max: maxInt32, group: groupHA,
 		help:  "Minimum number of ready backups the primary requires (0: none)",
@@ -468,6 +454,10 @@ func init() {
 	obs("the store is built in", kindString, "storage-provider")
 	obs("Cyrus SASL is not used; see auth-database", kindString, "sasl-config", "sasl-service-name")
 	obs("NSS export policy does not apply", kindBool, "ssl-use-export-policy")
+	obs("NSS databases are not used: give PEM files with ssl-cert-file, ssl-key-file and ssl-ca-file (README: from NSS to PEM)",
+		kindString, "ssl-cert-db", "ssl-cert-name", "ssl-cert-password-file")
+	obs("message groups are not supported", kindString, "default-message-group")
+	obs("federation is not supported", kindString, "federation-tag")
 	obs("categories are not supported", kindList, "log-disable")
 	obs("logrus formats log lines", kindBool, "log-time", "log-source", "log-thread", "log-function", "log-hires-timestamp", "log-category")
 	obs("logrus formats log lines", kindString, "log-prefix")
@@ -507,6 +497,26 @@ var (
 	byShort  map[byte]*option   // by short name
 	envNames map[string]*option // by QPID_<OPTION> variable
 )
+
+// Info describes one row of the option table.
+type Info struct {
+	Name string
+	// Obsolete is why the option is accepted and ignored with a warning;
+	// "" for an option in force.
+	Obsolete string
+	// YesNo: the option is a switch or takes yes|no.
+	YesNo bool
+}
+
+// Table lists every option, current and obsolete, in table order: the
+// test that holds every option to a test of its effect walks it.
+func Table() []Info {
+	out := make([]Info, len(options))
+	for i, op := range options {
+		out[i] = Info{Name: op.name, Obsolete: op.obsolete, YesNo: !op.takesValue()}
+	}
+	return out
+}
 
 // parseValue converts text to the option's type; it does not store it.
 func (op *option) parseValue(s string) (any, error) {

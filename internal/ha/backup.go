@@ -2,7 +2,10 @@ package ha
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 
 	"github.com/qpidha/qpidha/internal/amqp"
 	"github.com/qpidha/qpidha/internal/amqp/driver"
+	"github.com/qpidha/qpidha/internal/amqp/sasl"
 	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/ha/core"
@@ -26,6 +30,8 @@ type backup struct {
 	cancel  context.CancelFunc
 	grace   time.Duration // how long a stop waits for the primary to answer its close
 	done    chan struct{}
+
+	warned time.Time // when linkFailed last warned
 
 	mu   sync.Mutex
 	conn *driver.Conn
@@ -65,7 +71,7 @@ func (b *backup) run() {
 			next++
 			err := b.replicateFrom(addr)
 			if err != nil && !errors.Is(err, errStopped) {
-				b.log.WithField("address", addr).WithError(err).Debug("no replication from this address")
+				b.linkFailed(addr, err)
 			}
 		}
 		select {
@@ -132,6 +138,7 @@ func (b *backup) replicateFrom(addr string) error {
 	select {
 	case err := <-done:
 		if r.streaming {
+			b.m.primaryAddr.Store(nil)
 			b.log.WithField("address", addr).WithError(err).Warn("lost the primary")
 			b.m.step(func(c *core.Core) error { c.PrimaryLost(); return nil })
 		}
@@ -145,6 +152,37 @@ func (b *backup) replicateFrom(addr string) error {
 			<-done
 		}
 		return errStopped
+	}
+}
+
+// linkFailed logs why replicating from addr failed: at debug level when
+// the peer is down or not the primary (the usual case while a cluster
+// forms or fails over), as a warning when this broker's own settings are
+// wrong: the primary refused its credentials, or TLS failed. Such a
+// warning is repeated at most once a minute and shown in the status.
+func (b *backup) linkFailed(addr string, err error) {
+	l := b.log.WithField("address", addr).WithError(err)
+	why := ""
+	var verr *tls.CertificateVerificationError
+	var aerr *net.OpError
+	switch {
+	case errors.Is(err, sasl.ErrAuth):
+		why = fmt.Sprintf("the broker at %s refused this backup's credentials (ha-username %q, ha-mechanism %q): "+
+			"check ha-username and ha-password, and that the user is in every broker's auth-database", addr, b.m.cfg.Username, b.m.cfg.Mechanism)
+	case errors.As(err, &verr):
+		why = fmt.Sprintf("TLS to %s: %v: check ssl-ca-file and the certificate's subjectAltNames", addr, verr)
+	case errors.As(err, &aerr) && aerr.Op == "remote error":
+		why = fmt.Sprintf("TLS to %s: the broker refused this broker's certificate (%v): check its ssl-cert-file and the peer's ssl-ca-file", addr, err)
+	}
+	if why == "" {
+		l.Debug("no replication from this address")
+		return
+	}
+	prev := b.m.linkError.Swap(&why)
+	now := time.Now()
+	if prev == nil || *prev != why || now.Sub(b.warned) >= time.Minute {
+		b.warned = now
+		l.Warn("cannot replicate: " + why)
 	}
 }
 

@@ -25,6 +25,7 @@ type Config struct {
 	QueueReplication bool     // ha-queue-replication
 	Brokers          []string // ha-brokers-url addresses: host:port, ssl:host:port (PeerAddress)
 	PublicURL        string   // ha-public-url, shown by qpid-ha query
+	Version          string   // the broker's version, shown by qpid-ha status --all --verbose
 	Replicate        string   // ha-replicate: none|configuration|all
 	// Credentials backups use to connect to the primary.
 	Username, Password, Mechanism string
@@ -33,6 +34,7 @@ type Config struct {
 	TLS                 *tlsconfig.Store
 	BackupTimeout       time.Duration // ha-backup-timeout
 	FlowMessages        int           // ha-flow-messages
+	FlowBytes           int           // ha-flow-bytes: most unacknowledged bytes sent to a backup (0: no limit)
 	MinReadyBackups     int           // ha-min-ready-backups
 	MaintenanceInterval time.Duration // link-maintenance-interval
 	HeartbeatInterval   time.Duration // link-heartbeat-interval
@@ -87,8 +89,15 @@ type Module struct {
 	position Position  // a backup's: the primary's position it applied
 	replicas map[string]*replicaQueue
 	barriers map[core.BarrierID]*broker.Hold // memberships the streams must acknowledge
-	streams  map[core.StreamID]*stream
-	streamID core.StreamID
+	// linkError is why this backup cannot replicate from the primary when
+	// the cause is its own configuration (credentials, TLS), nil once it
+	// replicates: status shows it so an administrator need not guess.
+	linkError atomic.Pointer[string]
+	// primaryAddr is the address a backup replicates from, nil when it
+	// does not: named when the backup refuses a client.
+	primaryAddr atomic.Pointer[string]
+	streams     map[core.StreamID]*stream
+	streamID    core.StreamID
 	// lostPending are parties of streams that ended, which every new
 	// message waits for until the core has heard of their end.
 	lostPending uint64
@@ -353,8 +362,12 @@ func (m *Module) Admit(info amqpserver.ConnInfo) (amqpserver.Admission, *types.E
 	if info.Admin && (m.cfg.AdminAllowed == nil || m.cfg.AdminAllowed(info.User)) {
 		return amqpserver.AdmitManagement, nil
 	}
+	primary := "the primary"
+	if a := m.primaryAddr.Load(); a != nil {
+		primary = "the primary (" + *a + ")"
+	}
 	return amqpserver.Refuse, types.NewError(types.CondConnectionForced,
-		"this broker is an HA backup (%s): connect to the primary", st)
+		"this broker is an HA backup (%s) and refuses clients: connect to %s, or as an administrator (qpid-config --ha-admin, qpid-ha)", st, primary)
 }
 
 // Attach implements amqpserver.Extension: the replication nodes, served only

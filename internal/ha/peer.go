@@ -50,7 +50,20 @@ func (m *Module) Status() map[string]any {
 		"replicate":         m.cfg.Replicate,
 		"position":          pos.String(),
 		"storeHealth":       healthText(m.storeHealth()),
+		"linkError":         m.LinkError(),
+		"uptime":            int64(time.Since(m.start).Seconds()),
+		"version":           m.cfg.Version,
 	}
+}
+
+// LinkError is why this backup cannot replicate from the primary, if its
+// own settings are the cause (a wrong ha-username or ha-password, a
+// certificate not trusted): "" otherwise.
+func (m *Module) LinkError() string {
+	if e := m.linkError.Load(); e != nil {
+		return *e
+	}
+	return ""
 }
 
 func healthText(err error) string {

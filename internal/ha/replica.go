@@ -128,6 +128,8 @@ func (r *replicator) attached(l *amqp.Link) {
 	primaryID, _ := idV.(string)
 	if l == r.repLink {
 		r.streaming = true
+		r.m.linkError.Store(nil)
+		r.m.primaryAddr.Store(&r.addr)
 		if err := r.m.step(func(c *core.Core) error { return c.Subscribed(epoch, primaryID) }); err != nil {
 			l.Session().Connection().Close(types.NewError(types.CondPreconditionFailed,
 				"this backup refuses you: %v", err))

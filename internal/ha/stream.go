@@ -62,12 +62,16 @@ type stream struct {
 	// them was sent, in the core's time plus one (0: none), for the ticker.
 	unacked []sent
 	oldest  atomic.Int64
+	// unackedBytes is the size of the unacknowledged deliveries: pump
+	// sends nothing more while it is at ha-flow-bytes (connection goroutine).
+	unackedBytes int
 }
 
-// sent is a delivery's tag and when it was sent (the core's time).
+// sent is a delivery's tag, size, and when it was sent (the core's time).
 type sent struct {
-	tag uint64
-	at  time.Duration
+	tag  uint64
+	size int
+	at   time.Duration
 }
 
 // A delivery's Context says what its acknowledgement does: a *broker.Hold
@@ -137,9 +141,11 @@ func (s *stream) run() {
 	}
 }
 
-// pump sends events while the backup gives credit (connection locked).
+// pump sends events while the backup gives credit and, with
+// ha-flow-bytes, while what it has not acknowledged is below that many
+// bytes (connection locked).
 func (s *stream) pump() {
-	for s.l.Credit() > 0 {
+	for s.l.Credit() > 0 && !s.bytesFull() {
 		s.mu.Lock()
 		if len(s.buf) == s.head || s.closed {
 			s.mu.Unlock()
@@ -204,7 +210,8 @@ func (s *stream) send(it item) {
 	if len(s.unacked) == 0 {
 		s.oldest.Store(int64(now) + 1)
 	}
-	s.unacked = append(s.unacked, sent{tag: s.tag, at: now})
+	s.unacked = append(s.unacked, sent{tag: s.tag, size: len(s.scratch), at: now})
+	s.unackedBytes += len(s.scratch)
 	switch {
 	case it.kind == EvCaughtUp:
 		d.Context = caughtUpAck{it.hold}
@@ -393,7 +400,11 @@ func (s *stream) OnDelivery(*amqpserver.Conn, *amqp.Link, *amqp.Delivery) {}
 
 func (s *stream) OnDisposition(_ *amqpserver.Conn, _ *amqp.Link, d *amqp.Delivery) {
 	if _, ok := d.RemoteState().(*types.Accepted); ok || d.RemoteSettled() {
+		full := s.bytesFull()
 		s.acknowledged(d.Tag())
+		if full && !s.bytesFull() {
+			defer s.pump() // room under ha-flow-bytes again
+		}
 		switch a := d.Context.(type) {
 		case *broker.Hold:
 			a.Release(s.bit)
@@ -417,6 +428,7 @@ func (s *stream) acknowledged(tag []byte) {
 	t := binary.BigEndian.Uint64(tag)
 	n := 0
 	for n < len(s.unacked) && s.unacked[n].tag <= t {
+		s.unackedBytes -= s.unacked[n].size
 		n++
 	}
 	if n == 0 {
@@ -429,6 +441,13 @@ func (s *stream) acknowledged(tag []byte) {
 	}
 	s.unacked = s.unacked[n:]
 	s.oldest.Store(int64(s.unacked[0].at) + 1)
+}
+
+// bytesFull reports that the deliveries the backup has not acknowledged
+// reach ha-flow-bytes (0: no limit); one delivery always may go, however big.
+func (s *stream) bytesFull() bool {
+	limit := s.p.m.cfg.FlowBytes
+	return limit > 0 && s.unackedBytes >= limit
 }
 
 // oldestUnacknowledged is when the oldest delivery still unacknowledged

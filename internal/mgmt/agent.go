@@ -268,6 +268,24 @@ const BrokerPackage = "org.apache.qpid.broker"
 
 // authorize applies the ACL to one check of a request: nil when allowed,
 // else the 403 response.
+// queueCreator is the server's QueueCreator (*amqpserver.Server): whom a
+// queue a client creates counts for, with their limit.
+type queueCreator interface {
+	QueueCreator(from amqpserver.ConnInfo) broker.Creator
+}
+
+// declareQueue creates a queue for the requester: it counts in their
+// limit of queues (max-queues-per-user, the ACL's quota queues) when the
+// server has one.
+func (a *Agent) declareQueue(req *Request, name string, s broker.QueueSettings) (*broker.Queue, bool, error) {
+	if srv := a.server.Load(); srv != nil {
+		if qc, ok := (*srv).(queueCreator); ok {
+			return a.cfg.Broker.DeclareQueueAs(name, s, qc.QueueCreator(req.From))
+		}
+	}
+	return a.cfg.Broker.DeclareQueue(name, s)
+}
+
 func (a *Agent) authorize(req *Request, action acl.Action, object acl.Object, props map[acl.Property]string) *Response {
 	s := a.server.Load()
 	if s == nil {

@@ -138,7 +138,7 @@ func brokerError(err error) Response {
 		return Errorf(StatusConflict, "%s", strings.TrimPrefix(msg, broker.ErrExists.Error()+": "))
 	case errors.Is(err, broker.ErrInUse):
 		return Errorf(StatusConflict, "%s", strings.TrimPrefix(msg, broker.ErrInUse.Error()+": "))
-	case errors.Is(err, broker.ErrBuiltin):
+	case errors.Is(err, broker.ErrBuiltin), errors.Is(err, broker.ErrQueueQuota):
 		return Errorf(StatusForbidden, "%s", msg)
 	}
 	return Errorf(StatusBadRequest, "%s", msg)
@@ -228,7 +228,7 @@ func (a *Agent) createQueue(req *Request) Response {
 	if a.cfg.Broker.Queue(name) != nil {
 		return Errorf(StatusConflict, "queue %q already exists", name)
 	}
-	q, created, err := a.cfg.Broker.DeclareQueue(name, s)
+	q, created, err := a.declareQueue(req, name, s)
 	if err != nil {
 		return brokerError(err)
 	}

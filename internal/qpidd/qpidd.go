@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/qpidha/qpidha/internal/acl"
 	"github.com/qpidha/qpidha/internal/amqp/sasl"
+	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/amqpserver"
 	"github.com/qpidha/qpidha/internal/auth"
 	"github.com/qpidha/qpidha/internal/broker"
@@ -34,18 +36,19 @@ import (
 
 // Broker is a running qpidd: its broker model and servers.
 type Broker struct {
-	opts     *config.Options
-	log      *logrus.Logger
-	broker   *broker.Broker
-	server   *amqpserver.Server
-	ha       *ha.Module   // nil without ha-cluster or ha-queue-replication
-	store    *store.Store // nil without a store directory
-	users    *auth.DB     // nil with auth=no
-	acl      *amqpserver.AccessControl
-	tls      *tlsconfig.Store // nil without TLS files
-	listen   listening
-	addrs    []net.Addr // plain TCP listeners
-	tlsAddrs []net.Addr // TLS listeners
+	opts       *config.Options
+	log        *logrus.Logger
+	broker     *broker.Broker
+	server     *amqpserver.Server
+	ha         *ha.Module   // nil without ha-cluster or ha-queue-replication
+	store      *store.Store // nil without a store directory
+	users      *auth.DB     // nil with auth=no
+	acl        *amqpserver.AccessControl
+	tls        *tlsconfig.Store // nil without TLS files
+	listen     listening
+	addrs      []net.Addr    // plain TCP listeners
+	tlsAddrs   []net.Addr    // TLS listeners
+	stopPurges chan struct{} // ends the queue cleaner, nil if none runs
 	// fatal is why the broker stopped itself (a stale primary), if it did:
 	// the process then exits 1, so a supervisor sees a failure.
 	fatal *atomic.Pointer[string]
@@ -80,6 +83,7 @@ func New(opts *config.Options, log *logrus.Logger) (*Broker, error) {
 
 // NewWithHooks is New with test hooks.
 func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broker, error) {
+	memBound, memFrom := maxMemory(opts)
 	b, err := broker.New(broker.Config{
 		QueuePatterns:       opts.QueuePatterns,
 		TopicPatterns:       opts.TopicPatterns,
@@ -87,9 +91,16 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		FlowStopThreshold:   opts.DefaultFlowStopThreshold,
 		FlowResumeThreshold: opts.DefaultFlowResumeThreshold,
 		FlowChanged:         flowLogger(log),
+		MaxMemory:           memBound,
+		MemoryChanged:       memoryLogger(log),
 	})
 	if err != nil {
 		return nil, err
+	}
+	if memBound > 0 {
+		log.WithField("bytes", memBound).Infof("memory bound for queued messages: %d MiB (%s)", memBound>>20, memFrom)
+	} else {
+		log.Warnf("no memory bound for queued messages: %s", memFrom)
 	}
 	listen, err := listenPlan(opts)
 	if err != nil {
@@ -122,9 +133,20 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		}
 	}
 	scfg := amqpserver.Config{
-		Broker:      b,
-		Log:         log,
-		ContainerID: containerID(),
+		Broker:                 b,
+		Log:                    log,
+		ContainerID:            containerID(),
+		MaxConnections:         opts.MaxConnections,
+		ConnectionLimitPerUser: opts.ConnectionLimitPerUser,
+		ConnectionLimitPerIP:   opts.ConnectionLimitPerIP,
+		HandshakeTimeout:       opts.MaxNegotiateTime,
+		MaxQueuesPerUser:       opts.MaxQueuesPerUser,
+		Nagle:                  !opts.TCPNoDelay,
+		SessionMaxUnacked:      opts.SessionMaxUnacked,
+		Timestamp:              opts.EnableTimestamp,
+	}
+	if opts.MaxNegotiateTime == 0 {
+		scfg.HandshakeTimeout = -1 // max-negotiate-time=0: no limit
 	}
 	if scfg.ACL, err = amqpserver.LoadAccessControl(opts.ACLFilePath(), opts.QueuePatterns, opts.TopicPatterns, log); err != nil {
 		closeStore(st)
@@ -170,6 +192,15 @@ func NewWithHooks(opts *config.Options, log *logrus.Logger, hooks Hooks) (*Broke
 		scfg.SASL = auth.NewServer(nil, true)
 	}
 	scfg.RequireEncryption = opts.RequireEncryption
+	if opts.HACluster && !opts.HAPublicURL.Empty() {
+		// Clients learn where to reconnect: ha-public-url only, since
+		// ha-brokers-url may be a private replication network.
+		var fl []amqpserver.FailoverAddress
+		for _, a := range opts.HAPublicURL.Addrs {
+			fl = append(fl, amqpserver.FailoverAddress{Host: a.Host, Port: a.Port, TLS: a.Scheme == "ssl"})
+		}
+		scfg.Properties = types.Map{amqpserver.FailoverProperty(fl)}
+	}
 	srv := amqpserver.New(scfg)
 	agent.SetServer(srv)
 	if haMod != nil {
@@ -334,7 +365,9 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tl
 		Mechanism:           opts.HAMechanism,
 		TLS:                 tlsFiles,
 		BackupTimeout:       opts.HABackupTimeout,
-		FlowMessages:        opts.HAFlowMessages,
+		Version:             Version,
+		FlowMessages:        flowMessages(opts.HAFlowMessages),
+		FlowBytes:           opts.HAFlowBytes,
 		MinReadyBackups:     opts.HAMinReadyBackups,
 		MaintenanceInterval: opts.LinkMaintenanceInterval,
 		HeartbeatInterval:   opts.LinkHeartbeatInterval,
@@ -347,6 +380,16 @@ func newHA(opts *config.Options, b *broker.Broker, st *store.Store, tlsFiles *tl
 		// as a backup.
 		Exit: stopSelf,
 	}, b, log)
+}
+
+// flowMessages is the replication credit of ha-flow-messages, whose 0
+// means no limit (the most credit AMQP can grant at once; ha-flow-bytes
+// may still bound it).
+func flowMessages(n int) int {
+	if n == 0 {
+		return math.MaxInt32
+	}
+	return n
 }
 
 // durable is the store as the HA module sees it: nil without one (a nil
@@ -395,6 +438,7 @@ func (b *Broker) Start() error {
 	if b.ha != nil {
 		b.ha.Start()
 	}
+	b.startPurges()
 	return nil
 }
 
@@ -424,6 +468,25 @@ func (b *Broker) listenAll(port int, tc *tls.Config, kind string) ([]net.Addr, e
 	return out, nil
 }
 
+// startPurges runs the queue cleaner every queue-purge-interval (0: never).
+func (b *Broker) startPurges() {
+	interval := b.opts.QueuePurgeInterval
+	if interval <= 0 {
+		return
+	}
+	b.stopPurges = make(chan struct{})
+	ticker := time.NewTicker(interval)
+	done := b.stopPurges
+	go func() {
+		defer ticker.Stop()
+		b.broker.RunPurges(ticker.C, b.opts.MaxPurgeBatch, func(n int) {
+			if n > 0 {
+				b.log.WithField("messages", n).Debug("purged expired messages")
+			}
+		}, done)
+	}()
+}
+
 func displayHost(h string) string {
 	if h == "" {
 		return "all interfaces"
@@ -439,6 +502,10 @@ func (b *Broker) TLSAddrs() []net.Addr { return b.tlsAddrs }
 
 // Stop closes every connection with amqp:connection:forced and stops.
 func (b *Broker) Stop() {
+	if b.stopPurges != nil {
+		close(b.stopPurges)
+		b.stopPurges = nil
+	}
 	if b.ha != nil {
 		b.ha.Stop()
 	}

@@ -37,13 +37,18 @@ type target struct {
 	timeout time.Duration
 }
 
+// tlsFiles are the TLS options: a client certificate and key, a CA file.
+type tlsFiles struct{ cert, key, ca string }
+
 // Target works out the local broker's address: -b (broker), else
 // QPID_BROKER, else localhost (the broker's first --interface if it is an
 // IP address) with the broker's port; the port and the HA credentials
 // (ha-username, ha-password, ha-mechanism, unless auth=no) come from the
 // broker's own command line (QPID_CONFIG, QPIDD_OPTIONS), so they are the
-// ones it runs with.
-func (s *Settings) Target(broker string, environ []string) (*target, error) {
+// ones it runs with. For ssl: addresses, the TLS files not given in tf are
+// the broker's: ssl-ca-file, and ssl-cert-file and ssl-key-file as the
+// client certificate.
+func (s *Settings) Target(broker string, tf tlsFiles, environ []string) (*target, error) {
 	opts, _, err := config.Load(s.BrokerArgs(), environ)
 	if err != nil {
 		return nil, fmt.Errorf("the broker's options: %v", err)
@@ -63,13 +68,20 @@ func (s *Settings) Target(broker string, environ []string) (*target, error) {
 		}
 		broker = net.JoinHostPort(host, strconv.Itoa(opts.Port))
 	} else if !strings.Contains(broker, "://") && !hasPort(broker) {
-		broker += ":" + strconv.Itoa(opts.Port)
+		port := opts.Port
+		if strings.Contains(broker, "ssl:") {
+			port = opts.SSLPort
+		}
+		broker += ":" + strconv.Itoa(port)
 	}
 	tg, err := client.ParseURL(broker)
 	if err != nil {
 		return nil, err
 	}
 	t := &target{opts: client.Options{Admin: true, Timeout: s.Timeout}, timeout: s.Timeout, addr: tg.Addrs[0].HostPort()}
+	if t.opts.TLSConfig, err = client.ToolTLS(tf.cert, tf.key, tf.ca, opts); err != nil {
+		return nil, err
+	}
 	user, password := tg.User, tg.Password
 	if opts.Auth {
 		if user == "" {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qpidha/qpidha/internal/testpki"
 )
 
 func write(t *testing.T, path, text string, mode os.FileMode) {
@@ -413,7 +415,7 @@ func TestTargetAddress(t *testing.T) {
 	conf := filepath.Join(dir, "qpidd.conf")
 	write(t, conf, "port=5999\nha-username=hauser\nha-password=secret\nha-mechanism=PLAIN\n", 0o644)
 	s := &Settings{Config: conf, DataDir: dir, PidFile: filepath.Join(dir, "pid"), Timeout: time.Second}
-	tg, err := s.Target("", cleanEnv())
+	tg, err := s.Target("", tlsFiles{}, cleanEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,19 +423,51 @@ func TestTargetAddress(t *testing.T) {
 		t.Errorf("target %+v", tg)
 	}
 	s.Options = []string{"--port", "6001", "--interface", "127.0.0.2", "--auth", "no"}
-	if tg, err = s.Target("", cleanEnv()); err != nil || tg.url != "127.0.0.2:6001" {
+	if tg, err = s.Target("", tlsFiles{}, cleanEnv()); err != nil || tg.url != "127.0.0.2:6001" {
 		t.Errorf("from QPIDD_OPTIONS: %+v %v", tg, err)
 	}
 	s.Broker = "node1"
-	if tg, err = s.Target("", cleanEnv()); err != nil || tg.url != "node1:6001" {
+	if tg, err = s.Target("", tlsFiles{}, cleanEnv()); err != nil || tg.url != "node1:6001" {
 		t.Errorf("QPID_BROKER without a port: %+v %v", tg, err)
 	}
-	if tg, err = s.Target("u/p@node2:7000", cleanEnv()); err != nil || tg.url != "u/p@node2:7000" || tg.addr != "node2:7000" {
+	if tg, err = s.Target("u/p@node2:7000", tlsFiles{}, cleanEnv()); err != nil || tg.url != "u/p@node2:7000" || tg.addr != "node2:7000" {
 		t.Errorf("-b: %+v %v", tg, err)
 	}
 	s.Options = []string{"--port", "0"}
 	s.Broker = ""
-	if _, err = s.Target("", cleanEnv()); err == nil {
+	if _, err = s.Target("", tlsFiles{}, cleanEnv()); err == nil {
 		t.Error("port 0 without an address: no error")
+	}
+}
+
+func TestTargetTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "test")
+	srv := ca.Broker(t, "broker")
+	conf := filepath.Join(dir, "qpidd.conf")
+	write(t, conf, "port=5999\nssl-port=5998\nauth=no\nssl-ca-file="+ca.CertFile+"\nssl-cert-file="+srv.CertFile+"\nssl-key-file="+srv.KeyFile+"\n", 0o644)
+	s := &Settings{Config: conf, DataDir: dir, PidFile: filepath.Join(dir, "pid"), Timeout: time.Second}
+	// The broker's files: its CA, its certificate as the client's.
+	tg, err := s.Target("ssl:localhost", tlsFiles{}, cleanEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.url != "ssl:localhost:5998" || tg.opts.TLSConfig == nil || tg.opts.TLSConfig.RootCAs == nil || tg.opts.TLSConfig.GetClientCertificate == nil {
+		t.Fatalf("from the broker's options: %+v", tg)
+	}
+	// The command line's win.
+	tg, err = s.Target("ssl:localhost:1", tlsFiles{cert: srv.CertFile, key: srv.KeyFile, ca: ca.CertFile}, cleanEnv())
+	if err != nil || tg.url != "ssl:localhost:1" || len(tg.opts.TLSConfig.Certificates) != 1 || tg.opts.TLSConfig.GetClientCertificate != nil {
+		t.Fatalf("from the command line: %+v %v", tg, err)
+	}
+	if _, err = s.Target("", tlsFiles{ca: filepath.Join(dir, "missing.pem")}, cleanEnv()); err == nil {
+		t.Fatal("a missing --ssl-ca-file: no error")
+	}
+	inv, err := parseArgs([]string{"--ssl-ca-file", "ca.pem", "--ssl-certificate=c.pem", "--ssl-key", "k.pem", "status"})
+	if err != nil || inv.tls != (tlsFiles{cert: "c.pem", key: "k.pem", ca: "ca.pem"}) || inv.action != "status" {
+		t.Fatalf("parseArgs: %+v %v", inv, err)
+	}
+	if code, _, errOut := run(t, cleanEnv(), "--ssl-key", "k.pem", "status"); code != ExitUsage || !strings.Contains(errOut, "--ssl-key needs --ssl-certificate") {
+		t.Fatalf("--ssl-key alone: %d %q", code, errOut)
 	}
 }

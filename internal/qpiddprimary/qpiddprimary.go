@@ -51,7 +51,7 @@ const (
 const actionsDescription = "start|stop|status|restart|condrestart|try-restart|reload|force-reload"
 
 func usageLine() string {
-	return "Usage: " + prog + " [--config FILE] [--timeout SECONDS] [-b BROKER] {" + actionsDescription + "}"
+	return "Usage: " + prog + " [--config FILE] [--timeout SECONDS] [-b BROKER] [--ssl-ca-file FILE] [--ssl-certificate FILE [--ssl-key FILE]] {" + actionsDescription + "}"
 }
 
 const helpText = `
@@ -81,7 +81,15 @@ Options:
                      else /etc/sysconfig/qpidd, else /etc/default/qpidd
   --timeout SECONDS  how long to wait for the broker's answers (QPID_TIMEOUT)
   -b, --broker ADDR  the local broker: [user/password@]host[:port] (QPID_BROKER;
-                     default localhost and the broker's port)
+                     default localhost and the broker's port; ssl:host:port
+                     for TLS, where the port defaults to the broker's ssl-port)
+  --ssl-ca-file FILE PEM certificates of the CAs that sign the broker's
+                     certificate (default: the broker's ssl-ca-file, else
+                     the system's)
+  --ssl-certificate FILE, --ssl-key FILE
+                     a PEM client certificate and its key (default: the
+                     broker's ssl-cert-file and ssl-key-file), for a broker
+                     that requires one
   -h, --help         this help
 
 Hooks get in their environment QPID_BROKER (host:port), QPID_HA_STATUS (the
@@ -102,6 +110,7 @@ type invocation struct {
 	config  string // --config
 	timeout string // --timeout, "" if not given
 	broker  string // -b
+	tls     tlsFiles
 	help    bool
 }
 
@@ -140,6 +149,12 @@ func parseArgs(args []string) (*invocation, error) {
 			inv.timeout, err = takeValue()
 		case "-b", "--broker":
 			inv.broker, err = takeValue()
+		case "--ssl-ca-file":
+			inv.tls.ca, err = takeValue()
+		case "--ssl-certificate":
+			inv.tls.cert, err = takeValue()
+		case "--ssl-key":
+			inv.tls.key, err = takeValue()
 		default:
 			switch {
 			case strings.HasPrefix(a, "-"):
@@ -171,6 +186,9 @@ func Main(args, environ []string, stdout, stderr io.Writer) int {
 		}
 		if _, terr := parseSeconds(inv.timeout, false); err == nil && inv.timeout != "" && terr != nil {
 			err = usageError("option --timeout: " + terr.Error())
+		}
+		if err == nil && inv.tls.key != "" && inv.tls.cert == "" {
+			err = usageError("option --ssl-key needs --ssl-certificate")
 		}
 	}
 	if err != nil {
@@ -268,7 +286,7 @@ func (r *runner) run() int {
 
 // haStatus asks the local broker its HA status within the timeout.
 func (r *runner) haStatus() (string, error) {
-	t, err := r.s.Target(r.inv.broker, r.environ)
+	t, err := r.s.Target(r.inv.broker, r.inv.tls, r.environ)
 	if err != nil {
 		return "", fail(ExitNotConfigured, "%v", err)
 	}
@@ -294,7 +312,7 @@ func (r *runner) start() int {
 		}
 		r.say("qpidd (pid %d) started", pid)
 	}
-	t, err := s.Target(r.inv.broker, r.environ)
+	t, err := s.Target(r.inv.broker, r.inv.tls, r.environ)
 	if err != nil {
 		return r.failed(fail(ExitNotConfigured, "%v", err))
 	}

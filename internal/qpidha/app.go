@@ -37,6 +37,8 @@ const (
 	optExpect         = "expect"
 	optIsPrimary      = "is-primary"
 	optAll            = "all"
+	optJSON           = "json"
+	optVerbose        = "verbose"
 	optDryRun         = "dry-run"
 	optBroker         = "broker"
 	optTimeout        = "timeout"
@@ -44,6 +46,7 @@ const (
 	optSASLService    = "sasl-service-name"
 	optSSLCertificate = "ssl-certificate"
 	optSSLKey         = "ssl-key"
+	optSSLCAFile      = "ssl-ca-file"
 	optConfig         = "config"
 )
 
@@ -62,14 +65,17 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: optIsPrimary, Usage: "status: don't print the status; exit 0 if the broker is primary (active or recovering), 1 otherwise", Category: catCommand},
 		&cli.BoolFlag{Name: optDryRun, Usage: "promote: don't promote; exit 0 if the broker would accept promotion now (its rules, with a status check of its peers), 1 with its reason otherwise", Category: catCommand},
 		&cli.BoolFlag{Name: optAll, Usage: "status, query: print the status or configuration of every broker of the cluster (the addresses of the broker's ha-brokers-url)", Category: catCommand},
+		&cli.BoolFlag{Name: optJSON, Usage: "status, query: print the broker's (with --all: every broker's) HA status and configuration as JSON", Category: catCommand},
+		&cli.BoolFlag{Name: optVerbose, Usage: "status --all: print a table: address, state, in ready set, epoch, lag (replication events behind the primary), uptime, version", Category: catCommand},
 
 		&cli.StringFlag{Name: optBroker, Aliases: []string{"b"}, Usage: "`<address>` of qpidd broker with syntax: [username/password@] hostname | ip-address [:<port>] (default localhost:5672, the port of --config when it has one; also amqp://host:port)", Category: catBroker},
 		&cli.StringFlag{Name: optTimeout, Usage: "Give up if the broker does not respond within `<seconds>`: connecting and each answer; also the connection heartbeat. 0 means wait forever (default 10, or link-heartbeat-interval of --config)", Category: catBroker},
-		&cli.StringFlag{Name: optSASLMechanism, Usage: "SASL `<mech>` for authentication: ANONYMOUS, PLAIN or EXTERNAL (default: PLAIN with a user name, else ANONYMOUS; ha-mechanism of --config)", Category: catBroker},
+		&cli.StringFlag{Name: optSASLMechanism, Usage: "SASL `<mech>` for authentication: SCRAM-SHA-256, PLAIN, ANONYMOUS or EXTERNAL (default: ha-mechanism of --config; else with a user name SCRAM-SHA-256 if the broker offers it, else PLAIN; without one EXTERNAL on TLS with a client certificate if offered, else ANONYMOUS)", Category: catBroker},
 		&cli.StringFlag{Name: optSASLService, Usage: "SASL service `<name>` to use (accepted for compatibility; unused)", Category: catBroker},
 		&cli.StringFlag{Name: optSSLCertificate, Usage: "Client SSL certificate `<cert>` (PEM Format) for ssl: broker addresses", Category: catBroker},
-		&cli.StringFlag{Name: optSSLKey, Usage: "Client SSL private `<key>` (PEM Format)", Category: catBroker},
-		&cli.StringFlag{Name: optConfig, Usage: "Read default connection settings from the broker configuration file `<path/to/qpidd.conf>`: user, password and mechanism from ha-username, ha-password and ha-mechanism (not with auth=no: the broker then offers ANONYMOUS only), the port from port, the timeout from link-heartbeat-interval; QPID_<OPTION> environment variables override its entries and command-line options override both", Category: catBroker},
+		&cli.StringFlag{Name: optSSLKey, Usage: "Client SSL private `<key>` (PEM Format; default: in the certificate's file)", Category: catBroker},
+		&cli.StringFlag{Name: optSSLCAFile, Usage: "PEM `<file>` of the CAs that sign the brokers' certificates, for ssl: broker addresses (default: ssl-ca-file of --config, else the system's)", Category: catBroker},
+		&cli.StringFlag{Name: optConfig, Usage: "Read default connection settings from the broker configuration file `<path/to/qpidd.conf>`: user, password and mechanism from ha-username, ha-password and ha-mechanism (not with auth=no: the broker then offers ANONYMOUS only), the port from port (ssl-port for ssl: addresses), the timeout from link-heartbeat-interval, the CA file from ssl-ca-file and the client certificate from ssl-cert-file and ssl-key-file (unless --ssl-certificate is given); QPID_<OPTION> environment variables override its entries and command-line options override both", Category: catBroker},
 	}
 }
 
@@ -90,18 +96,18 @@ func commands() []*command {
 		{name: "ping", summary: "Check if the broker is alive and responding.",
 			help: "Connects and asks the broker a trivial question; exit 0 if it answers, 1 otherwise.",
 			run:  ping},
-		{name: "status", options: []string{optExpect, optIsPrimary, optAll}, summary: "Print HA status.",
+		{name: "status", options: []string{optExpect, optIsPrimary, optAll, optJSON, optVerbose}, summary: "Print HA status.",
 			help: "Prints the broker's HA status, one word: joining, catchup, ready, recovering, active or " +
 				"standalone (a broker that is not in a cluster). With --all, prints a line `<address> <status>` " +
-				"(or `<address> <error>`) for every broker of the cluster. --expect and --is-primary print nothing " +
-				"and answer with the exit status.",
+				"(or `<address> <error>`) for every broker of the cluster; with --all --verbose a table of them; " +
+				"with --json the status as JSON. --expect and --is-primary print nothing and answer with the exit status.",
 			run: status},
 		{name: "replicate", args: []string{"<remote-broker>", "<queue>"},
 			summary: "Replicate <queue> from the same-named queue on <remote-broker>.",
 			help: "Sets up replication to <queue> on the current broker from the same-named queue on <remote-broker>. " +
 				"Example: qpid-ha replicate -b node2 node1 myqueue replicates myqueue of node1 to node2.",
 			run: replicate},
-		{name: "query", options: []string{optAll}, summary: "Print HA configuration and status.",
+		{name: "query", options: []string{optAll, optJSON}, summary: "Print HA configuration and status.",
 			help: "Prints the broker's status, broker id, ha-brokers-url, ha-public-url and ha-replicate default; " +
 				"with --all, of every broker of the cluster.",
 			run: query},

@@ -2,11 +2,15 @@ package qpidha
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -91,7 +95,7 @@ func parse(c *cli.Context, environ []string, out io.Writer) (*invocation, error)
 		}
 		return nil, usagef(cmd.usage(), "unexpected argument %q", args[len(cmd.args)+1])
 	}
-	for _, o := range []string{optExpect, optIsPrimary, optAll, optDryRun} {
+	for _, o := range []string{optExpect, optIsPrimary, optAll, optDryRun, optJSON, optVerbose} {
 		if c.IsSet(o) && !cmd.takes(o) {
 			return nil, usagef(cmd.usage(), "option --%s is not an option of %s", o, cmd.name)
 		}
@@ -108,6 +112,12 @@ func parse(c *cli.Context, environ []string, out io.Writer) (*invocation, error)
 	if (c.IsSet(optExpect) || c.Bool(optIsPrimary)) && c.Bool(optAll) {
 		return nil, usagef(cmd.usage(), "--all cannot be combined with --expect or --is-primary (they check the broker of -b)")
 	}
+	if (c.IsSet(optExpect) || c.Bool(optIsPrimary)) && (c.Bool(optJSON) || c.Bool(optVerbose)) {
+		return nil, usagef(cmd.usage(), "--expect and --is-primary print nothing: --json and --verbose do not apply")
+	}
+	if c.Bool(optVerbose) && (!c.Bool(optAll) || c.Bool(optJSON)) {
+		return nil, usagef(cmd.usage(), "--verbose is a table of every broker: give --all, and not --json")
+	}
 	conn, err := connectionSettings(c, environ)
 	if err != nil {
 		return nil, err
@@ -118,18 +128,24 @@ func parse(c *cli.Context, environ []string, out io.Writer) (*invocation, error)
 // haStatus is what the HA module reports (its READ), or, for a broker
 // without the module, standalone.
 type haStatus struct {
-	Status     string
-	BrokerID   string
-	BrokersURL string
-	PublicURL  string
-	Replicate  string
+	Status     string `json:"status"`
+	BrokerID   string `json:"brokerId"`
+	BrokersURL string `json:"brokersUrl"`
+	PublicURL  string `json:"publicUrl"`
+	Replicate  string `json:"replicate"`
 	// InReadySet: the broker is in the ready set of the membership it
 	// knows (what makes a ready backup promotable).
-	InReadySet bool
-	Position   string
+	InReadySet bool   `json:"inReadySet"`
+	Epoch      uint64 `json:"epoch"`
+	Position   string `json:"position,omitempty"`
 	// StoreHealth is "ok", why the broker's store does not keep up (a
 	// full or stalled disk), or "" from a broker without a store.
-	StoreHealth string
+	StoreHealth string `json:"storeHealth,omitempty"`
+	// LinkError is why a backup cannot replicate from the primary when
+	// its own settings are the cause (credentials, TLS); "" otherwise.
+	LinkError string `json:"linkError,omitempty"`
+	Uptime    int64  `json:"uptimeSeconds"`
+	Version   string `json:"version,omitempty"`
 }
 
 // readStatus asks a broker for its HA status. A broker without the HA
@@ -160,11 +176,36 @@ func readStatus(ctx context.Context, c *client.Client) (*haStatus, error) {
 		InReadySet:  a["inReadySet"] == true,
 		Position:    str(a["position"]),
 		StoreHealth: str(a["storeHealth"]),
+		LinkError:   str(a["linkError"]),
+		Version:     str(a["version"]),
+	}
+	if n, ok := number(a["epoch"]); ok {
+		st.Epoch = uint64(n)
+	}
+	if n, ok := number(a["uptime"]); ok {
+		st.Uptime = n
 	}
 	if st.Status == "" {
 		return nil, fmt.Errorf("HA status of %s: the answer has no status", c.Addr)
 	}
 	return st, nil
+}
+
+// number reads a whole number of any AMQP integer type.
+func number(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case uint64:
+		return int64(n), n <= 1<<63-1
+	case int32:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case int:
+		return int64(n), true
+	}
+	return 0, false
 }
 
 func attrs(body any) map[string]any {
@@ -218,16 +259,117 @@ func status(inv *invocation) error {
 		}
 		return nil
 	}
-	if !inv.c.Bool(optAll) || st.BrokersURL == "" {
+	switch {
+	case inv.c.Bool(optJSON) && (!inv.c.Bool(optAll) || st.BrokersURL == ""):
+		return writeJSON(inv.out, st)
+	case inv.c.Bool(optJSON):
+		return allJSON(inv, st)
+	case !inv.c.Bool(optAll) || st.BrokersURL == "":
 		fmt.Fprintln(inv.out, st.Status)
 		return nil
+	case inv.c.Bool(optVerbose):
+		return statusTable(inv, st)
 	}
 	return eachBroker(inv, st, writeStatusLine)
 }
 
+// writeJSON prints one broker's status as a JSON object.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// brokerJSON is one broker of --all --json: its address and status, or
+// the error reaching it.
+type brokerJSON struct {
+	Address string `json:"address"`
+	*haStatus
+	Error string `json:"error,omitempty"`
+}
+
+// allJSON prints every broker's status as a JSON array.
+func allJSON(inv *invocation, self *haStatus) error {
+	var all []brokerJSON
+	err := eachBroker(inv, self, func(_ io.Writer, label string, st *haStatus, err error) {
+		b := brokerJSON{Address: label, haStatus: st}
+		if err != nil {
+			b.Error = err.Error()
+		}
+		all = append(all, b)
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(inv.out, all)
+}
+
+// statusTable prints --all --verbose: a row per broker. Lag is how many
+// replication events a broker's position is behind the primary's (the
+// same epoch), "-" for the primary and where it cannot be told.
+func statusTable(inv *invocation, self *haStatus) error {
+	type row struct {
+		label string
+		st    *haStatus
+		err   error
+	}
+	var rows []row
+	if err := eachBroker(inv, self, func(_ io.Writer, label string, st *haStatus, err error) {
+		rows = append(rows, row{label, st, err})
+	}); err != nil {
+		return err
+	}
+	var primary *haStatus
+	for _, r := range rows {
+		if r.st != nil && isPrimary(r.st.Status) {
+			primary = r.st
+		}
+	}
+	tw := tabwriter.NewWriter(inv.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tSTATE\tREADY SET\tEPOCH\tLAG\tUPTIME\tVERSION")
+	for _, r := range rows {
+		if r.err != nil {
+			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\n", r.label, r.err)
+			continue
+		}
+		st := r.st
+		ready := yesNo(st.InReadySet)
+		if isPrimary(st.Status) {
+			ready = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.label, st.Status, ready, st.Epoch, lag(primary, st),
+			(time.Duration(st.Uptime) * time.Second).String(), st.Version)
+	}
+	return tw.Flush()
+}
+
+// lag is how many replication events st is behind the primary.
+func lag(primary, st *haStatus) string {
+	if primary == nil || st == primary || isPrimary(st.Status) {
+		return "-"
+	}
+	pe, ps, ok1 := splitPosition(primary.Position)
+	e, s, ok2 := splitPosition(st.Position)
+	if !ok1 || !ok2 || pe != e || s > ps {
+		return "-"
+	}
+	return strconv.FormatUint(ps-s, 10)
+}
+
+// splitPosition reads a position "epoch.sequence".
+func splitPosition(p string) (epoch, seq uint64, ok bool) {
+	a, b, found := strings.Cut(p, ".")
+	if !found {
+		return 0, 0, false
+	}
+	e, err1 := strconv.ParseUint(a, 10, 64)
+	s, err2 := strconv.ParseUint(b, 10, 64)
+	return e, s, err1 == nil && err2 == nil
+}
+
 // writeStatusLine is a broker's line of status --all: "address status",
-// then, on a line of its own (scripts read the first), why its store does
-// not keep up, if it does not.
+// then, on lines of their own (scripts read the first), why its store does
+// not keep up and why it cannot replicate, if so.
 func writeStatusLine(w io.Writer, label string, st *haStatus, err error) {
 	if err != nil {
 		fmt.Fprintf(w, "%s %s\n", label, err)
@@ -236,6 +378,9 @@ func writeStatusLine(w io.Writer, label string, st *haStatus, err error) {
 	fmt.Fprintf(w, "%s %s\n", label, st.Status)
 	if st.StoreHealth != "" && st.StoreHealth != "ok" {
 		fmt.Fprintf(w, "  store: %s\n", st.StoreHealth)
+	}
+	if st.LinkError != "" {
+		fmt.Fprintf(w, "  link: %s\n", st.LinkError)
 	}
 }
 
@@ -252,7 +397,12 @@ func query(inv *invocation) error {
 	if err != nil {
 		return err
 	}
-	if !inv.c.Bool(optAll) || st.BrokersURL == "" {
+	switch {
+	case inv.c.Bool(optJSON) && (!inv.c.Bool(optAll) || st.BrokersURL == ""):
+		return writeJSON(inv.out, st)
+	case inv.c.Bool(optJSON):
+		return allJSON(inv, st)
+	case !inv.c.Bool(optAll) || st.BrokersURL == "":
 		writeQuery(inv.out, st)
 		return nil
 	}
@@ -291,6 +441,9 @@ func writeQuery(w io.Writer, st *haStatus) {
 	}
 	if st.StoreHealth != "" {
 		lines = append(lines, [2]string{"Store:", st.StoreHealth})
+	}
+	if st.LinkError != "" {
+		lines = append(lines, [2]string{"Link error:", st.LinkError})
 	}
 	for _, l := range lines {
 		fmt.Fprintf(w, "%-20s %s\n", l[0], l[1])

@@ -2,10 +2,8 @@ package qpidha
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -60,7 +58,7 @@ func connectionSettings(c *cli.Context, environ []string) (*settings, error) {
 		return nil, usagef("", "option --broker: %v", err)
 	}
 	s.addrs = target.Addrs
-	given := portsGiven(s.broker)
+	given := client.PortsGiven(s.broker)
 	for i := range s.addrs {
 		if i < len(given) && given[i] {
 			continue
@@ -97,54 +95,13 @@ func connectionSettings(c *cli.Context, environ []string) (*settings, error) {
 	}
 	s.opts.Timeout = s.timeout
 
-	if cert := c.String(optSSLCertificate); cert != "" {
-		key := c.String(optSSLKey)
-		if key == "" {
-			key = cert
-		}
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			return nil, fmt.Errorf("--ssl-certificate: %v", err)
-		}
-		s.opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}}
-	} else if c.String(optSSLKey) != "" {
+	if c.String(optSSLCertificate) == "" && c.String(optSSLKey) != "" {
 		return nil, usagef("", "missing '--ssl-certificate' (required by '--ssl-key')")
 	}
+	if s.opts.TLSConfig, err = client.ToolTLS(c.String(optSSLCertificate), c.String(optSSLKey), c.String(optSSLCAFile), conf); err != nil {
+		return nil, err
+	}
 	return s, nil
-}
-
-// portsGiven reports, for each address of a broker URL (see client.Dial),
-// whether it names its port; --config's port applies to those that do not.
-func portsGiven(s string) []bool {
-	s = strings.TrimSpace(s)
-	for _, scheme := range []string{"amqp://", "amqps://"} {
-		if rest, ok := strings.CutPrefix(s, scheme); ok {
-			if i := strings.IndexAny(rest, "/?"); i >= 0 {
-				rest = rest[:i]
-			}
-			if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-				rest = rest[at+1:]
-			}
-			_, _, err := net.SplitHostPort(rest)
-			return []bool{err == nil}
-		}
-	}
-	rest := strings.TrimPrefix(s, "amqp:")
-	if at := strings.IndexByte(rest, '@'); at >= 0 {
-		rest = rest[at+1:]
-	}
-	var out []bool
-	for _, item := range strings.Split(rest, ",") {
-		for _, scheme := range []string{"tcp:", "ssl:"} {
-			item = strings.TrimPrefix(item, scheme)
-		}
-		if strings.HasPrefix(item, "[") {
-			out = append(out, strings.Contains(item, "]:"))
-		} else {
-			out = append(out, strings.Contains(item, ":"))
-		}
-	}
-	return out
 }
 
 // addressURL is the URL client.Dial takes for one address with

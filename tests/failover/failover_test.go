@@ -3,6 +3,9 @@
 // with SIGKILL, a ready backup is promoted and the killed broker restarted
 // as a backup, over and over: no confirmed message may be lost, and the
 // brokers' role-change logs must never show two primaries at once.
+// client_test.go does the same with a sender and a receiver written on the
+// public failover package only (TestFailoverClientPackage), and tests its
+// heartbeat, de-dup window and permanent errors against real brokers.
 //
 // QPIDHA_FAILOVER_CYCLES sets the number of failovers per test (default
 // 20, about 30-40 s per test).

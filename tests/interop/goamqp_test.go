@@ -313,3 +313,71 @@ func TestQueueDeclaredByOption(t *testing.T) {
 		t.Fatalf("a queue neither declared nor matching a pattern: %v, want amqp:not-found", err)
 	}
 }
+
+// Receiver settle mode second on a producer link (go-amqp, Azure SDKs):
+// the broker answers each transfer with an unsettled outcome and settles
+// once the sender has; the message arrives once. And a consumer link in
+// mode second: the broker settles after the client's accept.
+func TestGoAMQPReceiverSettleModeSecond(t *testing.T) {
+	b := qpiddtest.Start(t, "--queue-patterns", ".*")
+	_, sess := dial(t, b, nil)
+	ctx := ctxFor(t, 30*time.Second)
+	second := goamqp.ReceiverSettleModeSecond
+	snd, err := sess.NewSender(ctx, "second", &goamqp.SenderOptions{RequestedReceiverSettleMode: &second})
+	if err != nil {
+		t.Fatalf("attach in mode second: %v", err)
+	}
+	const n = 20
+	for i := 0; i < n; i++ {
+		if err := snd.Send(ctx, goamqp.NewMessage([]byte(fmt.Sprint(i))), nil); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	rcv, err := sess.NewReceiver(ctx, "second", &goamqp.ReceiverOptions{SettlementMode: &second, Credit: 5})
+	if err != nil {
+		t.Fatalf("receiver in mode second: %v", err)
+	}
+	for i := 0; i < n; i++ {
+		m, err := rcv.Receive(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(m.GetData()); got != fmt.Sprint(i) {
+			t.Fatalf("message %d is %q", i, got)
+		}
+		if err := rcv.AcceptMessage(ctx, m); err != nil {
+			t.Fatalf("accept %d: %v", i, err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if m, err := rcv.Receive(short, nil); err == nil {
+		t.Fatalf("message %q arrived twice", m.GetData())
+	}
+}
+
+// A client's close is answered with the broker's close alone: a receive
+// waiting on a link then yields the connection's error, not a session's.
+func TestGoAMQPCloseThenReceive(t *testing.T) {
+	b := qpiddtest.Start(t, "--queue-patterns", ".*")
+	conn, sess := dial(t, b, nil)
+	ctx := ctxFor(t, 30*time.Second)
+	rcv, err := sess.NewReceiver(ctx, "closing", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := rcv.Receive(ctx, nil)
+		got <- err
+	}()
+	if err := conn.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	err = <-got
+	var ce *goamqp.ConnError
+	var se *goamqp.SessionError
+	if !errors.As(err, &ce) || errors.As(err, &se) {
+		t.Fatalf("receive after close: %T %v; want the connection's error", err, err)
+	}
+}

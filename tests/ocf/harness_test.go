@@ -89,6 +89,7 @@ type node struct {
 	config  string
 	dataDir string
 	pids    map[int]bool // every broker pid seen: killed at cleanup if still there
+	moreEnv []string     // more agent environment of this node
 }
 
 // newCluster makes n nodes node1..nodeN with one configuration each
@@ -261,6 +262,7 @@ func (n *node) env(extra ...string) []string {
 	if c.timeout != "" {
 		env = append(env, "OCF_RESKEY_timeout="+c.timeout)
 	}
+	env = append(env, n.moreEnv...)
 	return append(env, extra...)
 }
 

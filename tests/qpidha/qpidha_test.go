@@ -6,8 +6,10 @@ package qpidha
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -396,4 +398,151 @@ func TestAuthentication(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestWrongHAPassword: a backup whose ha-password the primary refuses says
+// so in its log and in status --all and query, instead of retrying
+// silently; with the right password it replicates and the error goes.
+func TestWrongHAPassword(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "qpidd.users")
+	db, err := auth.Open(users, "QPID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Add("admin", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Save(); err != nil {
+		t.Fatal(err)
+	}
+	ports := qpiddtest.FreePorts(t, 2)
+	url := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", ports[0], ports[1])
+	start := func(port int, password string) *qpiddtest.Broker {
+		return qpiddtest.Start(t, "--port", strconv.Itoa(port), "--interface", "127.0.0.1", "--ha-cluster", "yes",
+			"--ha-brokers-url", url, "--link-maintenance-interval", "0.1", "--link-heartbeat-interval", "2",
+			"--auth", "yes", "--auth-database", users, "--ha-username", "admin", "--ha-password", password)
+	}
+	primary := start(ports[0], "secret")
+	want(t, 0, "promote", "-b", "admin/secret@"+primary.Addr(), "--cluster-manager")
+	backup := start(ports[1], "wrong")
+	admin := "admin/secret@" + backup.Addr()
+	qpiddtest.Eventually(t, 20*time.Second, func() error {
+		r := qpidHA(t, "query", "-b", admin)
+		if !strings.Contains(r.stdout, "Link error:") || !strings.Contains(r.stdout, "refused this backup's credentials") {
+			return fmt.Errorf("query shows no link error: %s", r)
+		}
+		return nil
+	})
+	r := want(t, 0, "status", "--all", "-b", admin)
+	if !strings.Contains(r.stdout, "  link: the broker at "+primary.Addr()+" refused this backup's credentials") {
+		t.Fatalf("status --all: %s", r)
+	}
+	if n := strings.Count(backup.Log(), "cannot replicate: the broker at"); n != 1 {
+		t.Fatalf("the backup warned %d times (want once: it repeats at most once a minute):\n%s", n, backup.Log())
+	}
+	// Fixed and restarted, it replicates; the error is gone.
+	backup.Stop()
+	backup = start(ports[1], "secret")
+	qpiddtest.Eventually(t, 20*time.Second, func() error {
+		if r := qpidHA(t, "status", "-b", admin, "--expect=ready"); r.code != 0 {
+			return fmt.Errorf("not ready: %s", r)
+		}
+		return nil
+	})
+	if r := want(t, 0, "query", "-b", admin); strings.Contains(r.stdout, "Link error:") {
+		t.Fatalf("a link error after replicating: %s", r)
+	}
+}
+
+// TestSCRAM: qpid-ha authenticates with SCRAM-SHA-256 by default when it
+// has credentials (of -b or of --config without ha-mechanism) and the
+// broker offers it, and when asked to; a tap between it and the broker
+// sees the SCRAM exchange and never the password.
+func TestSCRAM(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "qpidd.users")
+	db, err := auth.Open(users, "QPID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Add("admin", "s3cret-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c := qpiddtest.StartCluster(t, 1, "--auth", "yes", "--auth-database", users,
+		"--ha-username", "admin", "--ha-password", "s3cret-pw")
+	b := c.Brokers[0]
+	tap := qpiddtest.StartTap(t, b.Addr())
+	scram := func(what string) {
+		t.Helper()
+		sent := tap.Sent()
+		if !bytes.Contains(sent, []byte("SCRAM-SHA-256")) || !bytes.Contains(sent, []byte("n,,n=admin,r=")) {
+			t.Errorf("%s: no SCRAM-SHA-256 exchange on the wire: %q", what, sent)
+		}
+		if bytes.Contains(sent, []byte("s3cret-pw")) {
+			t.Errorf("%s: the password crossed the wire", what)
+		}
+		tap.Reset()
+	}
+	if r := want(t, 0, "status", "-b", "admin/s3cret-pw@"+tap.Addr()); r.stdout != "joining\n" {
+		t.Fatalf("status: %s", r)
+	}
+	scram("by default")
+	want(t, 0, "ping", "-b", "amqp://admin:s3cret-pw@"+tap.Addr(), "--sasl-mechanism", "SCRAM-SHA-256")
+	scram("--sasl-mechanism SCRAM-SHA-256")
+	_, port, _ := net.SplitHostPort(tap.Addr())
+	conf := filepath.Join(t.TempDir(), "qpidd.conf")
+	if err := os.WriteFile(conf, []byte("port="+port+"\nauth=yes\nha-cluster=yes\nha-username=admin\nha-password=s3cret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want(t, 0, "query", "--config", conf)
+	scram("--config")
+
+	failure(t, qpidHA(t, "status", "-b", "admin/wrong@"+b.Addr()), "cannot connect to "+b.Addr()+": authentication failed (SCRAM-SHA-256): check the user name and password")
+	failure(t, run(t, []string{"QPID_HA_PASSWORD=wrong"}, "ping", "--config", conf), "authentication failed (SCRAM-SHA-256)")
+	failure(t, qpidHA(t, "status", "-b", b.Addr(), "--sasl-mechanism", "DIGEST-MD5"), "SASL mechanism DIGEST-MD5 is not supported by this tool")
+}
+
+// TestStatusJSONAndVerbose: status and query keep their output and gain
+// --json; status --all --verbose is a table of every broker: state, in
+// ready set, epoch, lag, uptime, version.
+func TestStatusJSONAndVerbose(t *testing.T) {
+	c := qpiddtest.StartCluster(t, 2, "--ha-replicate", "all")
+	primary, backup := c.Brokers[0], c.Brokers[1]
+	want(t, 0, "promote", "-b", primary.Addr(), "--cluster-manager")
+	qpiddtest.WaitStatus(t, backup, "ready", 30*time.Second)
+
+	r := want(t, 0, "status", "--all", "--verbose", "-b", backup.Addr())
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ADDRESS STATE READY SET EPOCH LAG UPTIME VERSION" {
+		t.Fatalf("status --all --verbose:\n%s", r.stdout)
+	}
+	for i, want := range [][]string{{primary.Addr(), "active", "-", "1", "-"}, {backup.Addr(), "ready", "yes", "1", "0"}} {
+		if f := strings.Fields(lines[i+1]); len(f) != 7 || strings.Join(f[:5], " ") != strings.Join(want, " ") {
+			t.Fatalf("row %d %q, want %q and uptime, version", i+1, lines[i+1], want)
+		}
+	}
+
+	var one map[string]any
+	if err := json.Unmarshal([]byte(want(t, 0, "status", "--json", "-b", backup.Addr()).stdout), &one); err != nil {
+		t.Fatal(err)
+	}
+	if one["status"] != "ready" || one["inReadySet"] != true || one["epoch"] != float64(1) {
+		t.Fatalf("status --json: %v", one)
+	}
+	var all []map[string]any
+	if err := json.Unmarshal([]byte(want(t, 0, "query", "--all", "--json", "-b", backup.Addr()).stdout), &all); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0]["address"] != primary.Addr() || all[0]["status"] != "active" || all[1]["status"] != "ready" {
+		t.Fatalf("query --all --json: %v", all)
+	}
+	// The plain outputs stay the original's.
+	if r := want(t, 0, "status", "-b", backup.Addr()); r.stdout != "ready\n" {
+		t.Fatalf("status: %q", r.stdout)
+	}
+	if r := want(t, 2, "status", "--verbose", "-b", backup.Addr()); !strings.Contains(r.stderr, "--verbose is a table of every broker") {
+		t.Fatalf("status --verbose without --all: %s", r)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,6 +126,9 @@ func TestTLSClients(t *testing.T) {
 	dave := p.ca.Issue(t, testpki.Spec{Name: "dave", Client: true})
 	erin := p.ca.Issue(t, testpki.Spec{Name: "erin", Client: true})
 	local := "localhost:" + strconv.Itoa(b.TLSPort)
+	if !strings.Contains(b.Log(), "auth is on and plain TCP port") {
+		t.Errorf("no warning of PLAIN over the open plain port:\n%s", b.Log())
+	}
 
 	t.Run("proton PLAIN, peer name verified", func(t *testing.T) {
 		// Proton matches the host name against the certificate's DNS
@@ -178,7 +182,9 @@ func TestTLSClients(t *testing.T) {
 // one, a plain connection under require-encryption.
 func TestTLSRefusals(t *testing.T) {
 	p := newPKI(t)
-	b, _ := startAuth(t, p.args("--require-encryption", "yes", "--ssl-require-client-authentication", "yes")...)
+	// The CA of --ssl-ca-file decides which client certificates are good.
+	b, _ := startAuth(t, "--ssl-cert-file", p.broker.CertFile, "--ssl-key-file", p.broker.KeyFile, "--ssl-ca-file", p.ca.CertFile,
+		"--require-encryption", "yes", "--ssl-require-client-authentication", "yes")
 	alice := p.ca.Issue(t, testpki.Spec{Name: "alice", Client: true})
 	plain := goamqp.SASLTypePlain("alice", "alice-pw")
 	good := func(t *testing.T) {
@@ -344,5 +350,25 @@ func TestTLSStartErrors(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), c.want) {
 			t.Errorf("qpidd %s: %v, want exit 1 saying %q:\n%s", strings.Join(c.args, " "), err, c.want, out)
 		}
+	}
+}
+
+// A client that opens a TCP connection to the TLS port and never starts
+// the handshake is dropped after max-negotiate-time, as on the plain port.
+func TestTLSHandshakeTimeLimit(t *testing.T) {
+	p := newPKI(t)
+	b := qpiddtest.Start(t, p.args("--max-negotiate-time", "300ms")...)
+	c, err := net.Dial("tcp", b.TLSAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read: %v; want the broker to close the connection", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("dropped after %v, want about 300ms", d)
 	}
 }

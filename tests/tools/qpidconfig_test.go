@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -401,7 +402,7 @@ func TestErrorsAndExitStatuses(t *testing.T) {
 	ok(t, b, "add", "queue", "q")
 	fails(t, 1, `Error: queue "q" already exists`, "-b", a, "add", "queue", "q")
 	fails(t, 1, "Error: queue \"bad\": qpid.replicate: invalid replication level \"half\"", "-b", a, "add", "queue", "bad", "--argument", "qpid.replicate=half")
-	fails(t, 1, "Error: SASL mechanism SCRAM-SHA-256 is not supported by this tool", "-b", a, "--sasl-mechanism", "SCRAM-SHA-256", "queues")
+	fails(t, 1, "Error: SASL mechanism DIGEST-MD5 is not supported by this tool", "-b", a, "--sasl-mechanism", "DIGEST-MD5", "queues")
 	fails(t, 1, "Error: operation RELOAD-ACL is not supported on org.apache.qpid.broker:broker", "-b", a, "reload-acl")
 
 	// Usage errors: exit 2 with the usage.
@@ -509,5 +510,88 @@ func TestManagementNode(t *testing.T) {
 	r = request(mgmtSnd, "", "q-1", map[string]any{"operation": "QUERY", "type": "exchange"}, map[string]any{"type": "topic"})
 	if list, _ := r.Value.([]any); r.ApplicationProperties["statusCode"] != int32(200) || len(list) != 1 {
 		t.Fatalf("QUERY: %v %v", r.ApplicationProperties, r.Value)
+	}
+}
+
+// TestSCRAM: qpid-config authenticates with SCRAM-SHA-256 by default when
+// it has a user name and the broker offers it, and when asked to; a tap
+// between it and the broker sees the SCRAM exchange and never the
+// password (it does see PLAIN's, which shows it would).
+func TestSCRAM(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "qpidd.users")
+	db, err := auth.Open(users, "QPID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Add("admin", "s3cret-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Save(); err != nil {
+		t.Fatal(err)
+	}
+	b := qpiddtest.Start(t, "--auth", "yes", "--auth-database", users)
+	tap := qpiddtest.StartTap(t, b.Addr())
+	scram := func(what string) {
+		t.Helper()
+		sent := tap.Sent()
+		if !bytes.Contains(sent, []byte("SCRAM-SHA-256")) || !bytes.Contains(sent, []byte("n,,n=admin,r=")) {
+			t.Errorf("%s: no SCRAM-SHA-256 exchange on the wire: %q", what, sent)
+		}
+		if bytes.Contains(sent, []byte("s3cret-pw")) {
+			t.Errorf("%s: the password crossed the wire", what)
+		}
+		tap.Reset()
+	}
+	r := qpidConfig(t, "-b", "admin/s3cret-pw@"+tap.Addr(), "list", "connection", "--show-property", "user")
+	if r.code != 0 || !strings.Contains(r.stdout, "admin@QPID") {
+		t.Fatalf("by default: %+v", r)
+	}
+	scram("by default")
+	if r := qpidConfig(t, "-b", "amqp://admin:s3cret-pw@"+tap.Addr(), "--sasl-mechanism", "SCRAM-SHA-256", "add", "queue", "q"); r.code != 0 {
+		t.Fatalf("--sasl-mechanism SCRAM-SHA-256: %+v", r)
+	}
+	scram("--sasl-mechanism SCRAM-SHA-256")
+
+	// From --config: the port and the HA credentials of the broker's file.
+	_, port, _ := net.SplitHostPort(tap.Addr())
+	conf := filepath.Join(t.TempDir(), "qpidd.conf")
+	if err := os.WriteFile(conf, []byte("port="+port+"\nauth=yes\nha-username=admin\nha-password=s3cret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := qpidConfig(t, "--config", conf, "queues"); r.code != 0 || !strings.Contains(r.stdout, "q") {
+		t.Fatalf("--config: %+v", r)
+	}
+	scram("--config")
+
+	// PLAIN, asked for, sends the password: the tap would have seen it.
+	if r := qpidConfig(t, "-b", "admin/s3cret-pw@"+tap.Addr(), "--sasl-mechanism", "PLAIN", "queues"); r.code != 0 {
+		t.Fatalf("PLAIN: %+v", r)
+	}
+	if !bytes.Contains(tap.Sent(), []byte("\x00admin\x00s3cret-pw")) {
+		t.Fatalf("PLAIN: no password on the wire")
+	}
+
+	fails(t, 1, "Error: cannot connect to "+b.Addr()+": authentication failed (SCRAM-SHA-256): check the user name and password", "-b", "admin/wrong@"+b.Addr(), "queues")
+	fails(t, 1, "authentication failed (SCRAM-SHA-256)", "-b", "admin/wrong@"+b.Addr(), "--sasl-mechanism", "SCRAM-SHA-256", "queues")
+	fails(t, 1, "Error: cannot connect to "+b.Addr()+": the broker does not offer the SASL mechanism this client asked for, ANONYMOUS (it offers SCRAM-SHA-256, PLAIN)", "-b", b.Addr(), "queues")
+	fails(t, 1, "SASL mechanism SCRAM-SHA-256 needs a user name", "-b", b.Addr(), "--sasl-mechanism", "SCRAM-SHA-256", "queues")
+}
+
+// qpid-config against a backup says that it is a backup, its state, and
+// what to do: the primary's address, or --ha-admin; with --ha-admin it
+// answers.
+func TestBackupRefusalSaysWhatToDo(t *testing.T) {
+	c := qpiddtest.StartCluster(t, 2)
+	primary, backup := c.Brokers[0], c.Brokers[1]
+	if err := qpiddtest.Promote(t, primary); err != nil {
+		t.Fatal(err)
+	}
+	qpiddtest.WaitStatus(t, backup, "ready", 30*time.Second)
+	r := fails(t, 1, "this broker is an HA backup (ready) and refuses clients: connect to the primary ("+primary.Addr()+"), or as an administrator (qpid-config --ha-admin", "-b", backup.Addr(), "queues")
+	if strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("want one line: %q", r.stderr)
+	}
+	if out := ok(t, backup, "--ha-admin", "exchanges"); !strings.Contains(out, "amq.direct") {
+		t.Fatalf("qpid-config --ha-admin exchanges on the backup: %s", out)
 	}
 }

@@ -372,7 +372,7 @@ func TestMinReadyBackups(t *testing.T) {
 	c.BackupSubscribed(2, "b2", 1)
 	c.BackupCaughtUp(1)
 	if c.Actions().Release != 0 || c.MinReadyHeld() == 0 {
-		t.Fatal("released with one backup ready")
+		t.Fatal("ha-min-ready-backups=2: released with one backup ready")
 	}
 	c.BackupCaughtUp(2)
 	if a := c.Actions(); a.Release != minBit || c.MinReadyHeld() != 0 || c.HoldMask() != 0 {

@@ -1,5 +1,6 @@
 // Package client is the management client our tools share (qpid-config,
-// qpid-ha): it connects with go-amqp, sends requests to the broker's
+// qpid-ha, qpidd-primary): it connects with our own AMQP engine (package
+// amqp, run by package driver), sends requests to the broker's
 // "$management" node and waits for the matching response on a dynamic
 // reply queue. The protocol is documented in package mgmt; its names are
 // in package wire, so tools do not link the broker.
@@ -13,29 +14,31 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	amqp "github.com/Azure/go-amqp"
-
+	"github.com/qpidha/qpidha/internal/amqp"
+	"github.com/qpidha/qpidha/internal/amqp/driver"
+	"github.com/qpidha/qpidha/internal/amqp/message"
+	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/config"
 	"github.com/qpidha/qpidha/internal/mgmt/wire"
 )
 
 // Options configure a connection.
 type Options struct {
-	// Mechanism is the SASL mechanism. Empty picks PLAIN when the URL has a
-	// user name, else ANONYMOUS. ANONYMOUS, PLAIN and EXTERNAL are
-	// available; others (SCRAM-SHA-256, DIGEST-MD5, GSSAPI...) are refused
-	// with ErrMechanism because go-amqp lacks them.
+	// Mechanism is the SASL mechanism: SCRAM-SHA-256, PLAIN, ANONYMOUS or
+	// EXTERNAL; others are refused with a *MechanismError. Empty picks,
+	// among the mechanisms the broker offers: with a user name in the URL,
+	// SCRAM-SHA-256, else PLAIN; without one, EXTERNAL on a TLS connection
+	// with a client certificate, else ANONYMOUS.
 	Mechanism string
-	// Timeout bounds connecting and each request (when the request's
-	// context has no deadline), and is the connection's idle timeout, so a
-	// broker that hangs fails the client within it. 0 waits forever.
+	// Timeout bounds connecting to each address (within Dial's context)
+	// and each request (when the request's context has no deadline), and
+	// is the connection's idle timeout, so a broker that hangs fails the
+	// client within it. 0 waits forever.
 	Timeout time.Duration
 	// Admin sets the connection property qpid.ha-admin: the connection is an
 	// administrator's (the only kind a backup broker admits).
@@ -43,7 +46,8 @@ type Options struct {
 	// ContainerID is the AMQP container id; empty picks a random one.
 	ContainerID string
 	// TLSConfig is used for ssl: (amqps://) addresses; nil uses the
-	// system's roots and no client certificate.
+	// system's roots and no client certificate. An empty ServerName is the
+	// address's host.
 	TLSConfig *tls.Config
 }
 
@@ -54,8 +58,9 @@ var ErrMechanism = errors.New("SASL mechanism not supported by this tool")
 type MechanismError struct{ Mechanism string }
 
 func (e *MechanismError) Error() string {
-	return fmt.Sprintf("SASL mechanism %s is not supported by this tool: its AMQP client (go-amqp) "+
-		"offers ANONYMOUS, PLAIN and EXTERNAL; the broker takes PLAIN from the users of its database", e.Mechanism)
+	return fmt.Sprintf("SASL mechanism %s is not supported by this tool: it offers SCRAM-SHA-256, PLAIN, "+
+		"ANONYMOUS and EXTERNAL (the broker takes SCRAM-SHA-256 and PLAIN from the users of its database, "+
+		"EXTERNAL from TLS client certificates)", e.Mechanism)
 }
 
 // Is makes errors.Is(err, ErrMechanism) true.
@@ -68,10 +73,9 @@ type Client struct {
 	Addr string
 
 	timeout time.Duration
-	conn    *amqp.Conn
-	sess    *amqp.Session
-	snd     *amqp.Sender
-	rcv     *amqp.Receiver
+	dc      *driver.Conn
+	h       *handler
+	ended   chan struct{} // closed when the driver's Run returns
 	replyTo string
 	prefix  string
 
@@ -88,21 +92,12 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	sasl, err := mechanism(opts.Mechanism, target.User, target.Password)
-	if err != nil {
+	if err := checkMechanism(opts.Mechanism, target.User); err != nil {
 		return nil, err
-	}
-	co := &amqp.ConnOptions{SASLType: sasl, ContainerID: opts.ContainerID, TLSConfig: opts.TLSConfig}
-	if opts.Timeout > 0 {
-		co.IdleTimeout = opts.Timeout
-		co.WriteTimeout = opts.Timeout
-	}
-	if opts.Admin {
-		co.Properties = map[string]any{wire.AdminProperty: true}
 	}
 	var errs []string
 	for _, a := range target.Addrs {
-		c, err := dialOne(ctx, a, co, opts.Timeout)
+		c, err := dialOne(ctx, a, target, opts)
 		if err == nil {
 			return c, nil
 		}
@@ -126,13 +121,6 @@ type Address struct {
 
 // HostPort is host:port.
 func (a Address) HostPort() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) }
-
-func (a Address) url() string {
-	if a.TLS {
-		return "amqps://" + a.HostPort()
-	}
-	return "amqp://" + a.HostPort()
-}
 
 // ParseURL reads a broker URL (see Dial).
 func ParseURL(s string) (Target, error) {
@@ -187,27 +175,6 @@ func parseStandard(rest string, tls bool) (Target, error) {
 	return t, nil
 }
 
-func mechanism(mech, user, password string) (amqp.SASLType, error) {
-	switch m := strings.ToUpper(mech); m {
-	case "":
-		if user != "" {
-			return amqp.SASLTypePlain(user, password), nil
-		}
-		return amqp.SASLTypeAnonymous(), nil
-	case "ANONYMOUS":
-		return amqp.SASLTypeAnonymous(), nil
-	case "PLAIN":
-		if user == "" {
-			return nil, errors.New("SASL mechanism PLAIN needs a user name: give the broker as user/password@host[:port]")
-		}
-		return amqp.SASLTypePlain(user, password), nil
-	case "EXTERNAL":
-		return amqp.SASLTypeExternal(""), nil
-	default:
-		return nil, &MechanismError{Mechanism: m}
-	}
-}
-
 // withTimeout bounds ctx by the client's timeout unless it has a deadline.
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok || d <= 0 {
@@ -216,48 +183,117 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 	return context.WithTimeout(ctx, d)
 }
 
-func dialOne(ctx context.Context, a Address, co *amqp.ConnOptions, timeout time.Duration) (*Client, error) {
-	ctx, cancel := withTimeout(ctx, timeout)
-	defer cancel()
-	fail := func(err error) (*Client, error) {
-		msg := describe(ctx, err, timeout)
-		if strings.Contains(msg, "auth failed") {
-			msg = "authentication failed (" + msg + "): check the user name and password"
-		}
-		if _, offered, ok := strings.Cut(msg, "no supported auth mechanism"); ok {
-			offered = strings.Trim(strings.TrimSpace(offered), "()[]")
-			msg = fmt.Sprintf("the broker does not offer the SASL mechanism this client asked for (it offers %s)", offered)
-		}
-		return nil, fmt.Errorf("cannot connect to %s: %s", a.HostPort(), msg)
+// dialOne connects to one address: TCP, TLS for an ssl: address, then
+// SASL and the AMQP open on our engine, then the management links.
+func dialOne(ctx context.Context, a Address, target Target, opts Options) (*Client, error) {
+	cancel := context.CancelFunc(func() {})
+	if opts.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout) // ctx's deadline if earlier
 	}
-	opts := *co
-	conn, err := amqp.Dial(ctx, a.url(), &opts)
+	defer cancel()
+	var tlsConf *tls.Config
+	if a.TLS {
+		tlsConf = clientTLS(opts.TLSConfig, a.Host)
+	}
+	sel := newSelector(opts.Mechanism, target.User, target.Password, tlsConf)
+	fail := func(err error) (*Client, error) {
+		return nil, fmt.Errorf("cannot connect to %s: %s", a.HostPort(), sel.explain(describe(ctx, err, opts.Timeout), err))
+	}
+	nc, err := dialTransport(ctx, a, tlsConf)
 	if err != nil {
 		return fail(err)
 	}
-	c := &Client{Addr: a.HostPort(), timeout: timeout, conn: conn, prefix: randomID() + "-"}
-	if err := c.attach(ctx); err != nil {
-		conn.Close()
+	containerID := opts.ContainerID
+	if containerID == "" {
+		containerID = "qpid-tool-" + randomID()
+	}
+	cfg := amqp.Config{
+		ContainerID:  containerID,
+		Hostname:     a.Host,
+		MaxFrameSize: 1 << 20,
+		IdleTimeout:  opts.Timeout,
+		SASLClient:   sel,
+		Trace:        sel.trace,
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		// A backstop: ctx's deadline ends the wait below first, with the
+		// friendlier message.
+		cfg.HandshakeTimeout = time.Until(dl) + time.Second
+	}
+	if opts.Admin {
+		cfg.Properties = types.Map{{Key: types.Symbol(wire.AdminProperty), Value: true}}
+	}
+	h := newHandler()
+	c := &Client{Addr: a.HostPort(), timeout: opts.Timeout, h: h, ended: make(chan struct{}), prefix: randomID() + "-"}
+	c.dc = driver.New(nc, amqp.NewClient(cfg), h)
+	go func() {
+		err := c.dc.Run()
+		h.fail(transportError(err))
+		close(c.ended)
+	}()
+	c.dc.Inject(c.dc.Engine.Open)
+	select {
+	case <-h.ready:
+	case <-h.dead:
+	case <-ctx.Done():
+	}
+	if err := h.failure(); err != nil || ctx.Err() != nil {
+		if err == nil {
+			err = ctx.Err()
+		}
+		c.dc.Abort()
+		<-c.ended
 		return fail(err)
 	}
+	c.replyTo = h.replyAddress()
 	return c, nil
 }
 
-// attach opens the session, the reply receiver and the request sender.
-func (c *Client) attach(ctx context.Context) error {
-	var err error
-	if c.sess, err = c.conn.NewSession(ctx, nil); err != nil {
-		return err
+// dialTransport opens the TCP connection, and the TLS session over it for
+// an ssl: address, within ctx.
+func dialTransport(ctx context.Context, a Address, tlsConf *tls.Config) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", a.HostPort())
+	if err != nil {
+		return nil, err
 	}
-	if c.rcv, err = c.sess.NewReceiver(ctx, "", &amqp.ReceiverOptions{DynamicAddress: true, Credit: 16}); err != nil {
-		return fmt.Errorf("reply queue: %w", err)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
 	}
-	c.replyTo = c.rcv.Address()
-	if c.snd, err = c.sess.NewSender(ctx, wire.Address, nil); err != nil {
-		return fmt.Errorf("management node: %w", err)
+	if tlsConf == nil {
+		return nc, nil
 	}
-	return nil
+	tc := tls.Client(nc, tlsConf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, &tlsError{err: err}
+	}
+	return tc, nil
 }
+
+// clientTLS is the TLS configuration for a connection to host.
+func clientTLS(base *tls.Config, host string) *tls.Config {
+	var c *tls.Config
+	if base != nil {
+		c = base.Clone()
+	} else {
+		c = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	return c
+}
+
+// transportError is the error of a finished transport, nil for a clean close.
+func transportError(err error) error {
+	if err == nil || errors.Is(err, amqp.ErrClosed) {
+		return errClosed
+	}
+	return err
+}
+
+var errClosed = errors.New("connection closed")
 
 func randomID() string {
 	var b [8]byte
@@ -265,44 +301,30 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// describe words a connection or request error for a person.
-func describe(ctx context.Context, err error, timeout time.Duration) string {
-	var ne *net.OpError
-	switch {
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Sprintf("no answer within %v", timeout)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Sprintf("no answer within %v", timeout)
-	case errors.As(err, &ne) && ne.Err != nil:
-		return ne.Err.Error()
-	}
-	var ae *amqp.Error
-	if errors.As(err, &ae) {
-		if ae.Description != "" {
-			return fmt.Sprintf("%s (%s)", ae.Description, ae.Condition)
-		}
-		return string(ae.Condition)
-	}
-	var ce *amqp.ConnError
-	if errors.As(err, &ce) && ce.RemoteErr != nil {
-		return describe(ctx, ce.RemoteErr, timeout)
-	}
-	return err.Error()
-}
-
 // ReplyTo is the address of the client's reply queue (a temporary queue
 // on the broker, which tools leave out of their listings).
 func (c *Client) ReplyTo() string { return c.replyTo }
 
-// Close closes the connection.
+// Close closes the connection: it sends close and waits, within the
+// client's timeout (or 5 seconds without one), for the broker's answer.
 func (c *Client) Close() error {
-	ctx, cancel := withTimeout(context.Background(), c.timeout)
-	defer cancel()
-	_ = c.snd.Close(ctx)
-	_ = c.rcv.Close(ctx)
-	return c.conn.Close()
+	wait := c.timeout
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	c.dc.Close(nil)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-c.ended:
+	case <-t.C:
+		c.dc.Abort()
+		<-c.ended
+	}
+	if err := c.h.failure(); err != nil && !errors.Is(err, errClosed) {
+		return err
+	}
+	return nil
 }
 
 // CloseWithin closes the connection, waiting at most a second and not past
@@ -313,20 +335,17 @@ func (c *Client) CloseWithin(ctx context.Context) {
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl))
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = c.Close()
-		close(done)
-	}()
-	if wait <= 0 {
-		return
+	c.dc.Close(nil)
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-c.ended:
+			return
+		case <-t.C:
+		}
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	}
+	c.dc.Abort()
 }
 
 // Response is a management response.
@@ -379,71 +398,73 @@ func (c *Client) Request(ctx context.Context, op, typ, name string, attrs map[st
 	defer cancel()
 	c.next++
 	id := c.prefix + strconv.FormatUint(c.next, 10)
-	props := map[string]any{wire.PropOperation: op, wire.PropType: typ}
+	payload, err := encodeRequest(id, c.replyTo, op, typ, name, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: cannot encode the request: %v", op, typ, err)
+	}
+	if !c.dc.Inject(func() { c.h.send(payload) }) {
+		return nil, fmt.Errorf("%s %s: cannot send the request: %s", op, typ, describe(ctx, c.h.failure(), c.timeout))
+	}
+	for {
+		select {
+		case m := <-c.h.responses:
+			if p := m.Properties(); p == nil || p.CorrelationID != id {
+				continue // a late answer to an earlier request that timed out
+			}
+			return decodeResponse(m)
+		case <-c.h.dead:
+			return nil, fmt.Errorf("%s %s: no response: %s", op, typ, describe(ctx, c.h.failure(), c.timeout))
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s %s: no response: %s", op, typ, describe(ctx, ctx.Err(), c.timeout))
+		}
+	}
+}
+
+// encodeRequest builds a request message: properties (message-id, to,
+// reply-to), application properties (operation, type, name) and the
+// attributes as an amqp-value map.
+func encodeRequest(id, replyTo, op, typ, name string, attrs map[string]any) ([]byte, error) {
+	props := &types.Properties{MessageID: id, To: wire.Address, ReplyTo: replyTo}
+	b, err := props.Marshal(nil)
+	if err != nil {
+		return nil, err
+	}
+	app := types.Map{{Key: wire.PropOperation, Value: op}, {Key: wire.PropType, Value: typ}}
 	if name != "" {
-		props[wire.PropName] = name
+		app = append(app, types.MapEntry{Key: wire.PropName, Value: name})
+	}
+	b = types.AppendDescriptor(b, types.DescriptorApplicationProperties)
+	if b, err = types.AppendValue(b, app); err != nil {
+		return nil, err
 	}
 	if attrs == nil {
 		attrs = map[string]any{}
 	}
-	to, replyTo := wire.Address, c.replyTo
-	msg := &amqp.Message{
-		Properties:            &amqp.MessageProperties{MessageID: id, To: &to, ReplyTo: &replyTo},
-		ApplicationProperties: props,
-		Value:                 attrs,
+	body, err := toAMQP(attrs)
+	if err != nil {
+		return nil, err
 	}
-	if err := c.snd.Send(ctx, msg, nil); err != nil {
-		return nil, fmt.Errorf("%s %s: cannot send the request: %s", op, typ, describe(ctx, err, c.timeout))
-	}
-	for {
-		m, err := c.rcv.Receive(ctx, nil)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: no response: %s", op, typ, describe(ctx, err, c.timeout))
-		}
-		_ = c.rcv.AcceptMessage(ctx, m)
-		if m.Properties == nil || m.Properties.CorrelationID != id {
-			continue // a late answer to an earlier request that timed out
-		}
-		return decodeResponse(m)
-	}
+	b = types.AppendDescriptor(b, types.DescriptorAMQPValue)
+	return types.AppendValue(b, body)
 }
 
-func decodeResponse(m *amqp.Message) (*Response, error) {
+func decodeResponse(m *message.Message) (*Response, error) {
 	r := &Response{}
-	code, ok := toInt(m.ApplicationProperties[wire.PropStatusCode])
+	props := m.ApplicationProperties()
+	v, _ := props.Get(wire.PropStatusCode)
+	code, ok := toInt(v)
 	if !ok {
 		return nil, fmt.Errorf("malformed management response: no %s", wire.PropStatusCode)
 	}
 	r.Status = int(code)
-	r.Description, _ = m.ApplicationProperties[wire.PropStatusDescription].(string)
-	r.Body = Normalize(m.Value)
-	return r, nil
-}
-
-// Normalize turns the maps go-amqp decodes (map[any]any when empty or with
-// other keys) into map[string]any, recursively.
-func Normalize(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = Normalize(e)
-		}
-		return out
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[fmt.Sprint(k)] = Normalize(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = Normalize(e)
-		}
-		return out
+	d, _ := props.Get(wire.PropStatusDescription)
+	r.Description, _ = Normalize(d).(string)
+	body, err := m.Value()
+	if err != nil {
+		return nil, fmt.Errorf("malformed management response: %v", err)
 	}
-	return v
+	r.Body = Normalize(body)
+	return r, nil
 }
 
 func toInt(v any) (int64, bool) {
@@ -468,4 +489,65 @@ func toInt(v any) (int64, bool) {
 		return int64(x), true
 	}
 	return 0, false
+}
+
+// PortsGiven reports, for each address of a broker URL (see Dial), whether
+// it names its port: a tool's --config port applies to those that do not.
+func PortsGiven(s string) []bool {
+	s = strings.TrimSpace(s)
+	for _, scheme := range []string{"amqp://", "amqps://"} {
+		if rest, ok := strings.CutPrefix(s, scheme); ok {
+			if i := strings.IndexAny(rest, "/?"); i >= 0 {
+				rest = rest[:i]
+			}
+			if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+				rest = rest[at+1:]
+			}
+			_, _, err := net.SplitHostPort(rest)
+			return []bool{err == nil}
+		}
+	}
+	rest := strings.TrimPrefix(s, "amqp:")
+	if at := strings.IndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	var out []bool
+	for _, item := range strings.Split(rest, ",") {
+		for _, scheme := range []string{"tcp:", "ssl:"} {
+			item = strings.TrimPrefix(item, scheme)
+		}
+		if strings.HasPrefix(item, "[") {
+			out = append(out, strings.Contains(item, "]:"))
+		} else {
+			out = append(out, strings.Contains(item, ":"))
+		}
+	}
+	return out
+}
+
+// FormatURL is the URL Dial takes for addresses and credentials. The
+// original tools' form (user/password@host,...) cannot carry a password
+// with '@'; the amqp:// form, for one address, one with '/' or '?'.
+func FormatURL(addrs []Address, user, password string) (string, error) {
+	var list []string
+	for _, a := range addrs {
+		if a.TLS {
+			list = append(list, "ssl:"+a.HostPort())
+		} else {
+			list = append(list, a.HostPort())
+		}
+	}
+	switch {
+	case user == "":
+		return strings.Join(list, ","), nil
+	case !strings.ContainsAny(user, "/:@") && !strings.Contains(password, "@"):
+		return user + "/" + password + "@" + strings.Join(list, ","), nil
+	case len(addrs) == 1 && !strings.ContainsAny(user, ":@/?") && !strings.ContainsAny(password, "/?"):
+		scheme := "amqp://"
+		if addrs[0].TLS {
+			scheme = "amqps://"
+		}
+		return scheme + user + ":" + password + "@" + addrs[0].HostPort(), nil
+	}
+	return "", errors.New("the user name or password holds characters a broker address cannot carry")
 }

@@ -190,9 +190,9 @@ func TestUnreachableAndHung(t *testing.T) {
 }
 
 func TestMechanisms(t *testing.T) {
-	_, err := Dial(context.Background(), "localhost:1", Options{Mechanism: "SCRAM-SHA-256"})
-	if !errors.Is(err, ErrMechanism) || !strings.Contains(err.Error(), "SCRAM-SHA-256") {
-		t.Fatalf("SCRAM: %v", err)
+	_, err := Dial(context.Background(), "localhost:1", Options{Mechanism: "DIGEST-MD5"})
+	if !errors.Is(err, ErrMechanism) || !strings.Contains(err.Error(), "DIGEST-MD5") {
+		t.Fatalf("DIGEST-MD5: %v", err)
 	}
 	if _, err := Dial(context.Background(), "localhost:1", Options{Mechanism: "plain"}); err == nil || !strings.Contains(err.Error(), "needs a user name") {
 		t.Fatalf("PLAIN without a user: %v", err)

@@ -2,9 +2,9 @@ package qpidconfig
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +58,73 @@ const (
 	usageList        = "Usage:  qpid-config [OPTIONS] list <type> [--show-property <property-name>]"
 )
 
+// connection reads the connection options: -b (or -a), --sasl-mechanism,
+// the TLS files, and the defaults of --config's broker configuration file
+// (QPID_<OPTION> environment variables override its entries): its port
+// (ssl-port for ssl: addresses) for addresses without one, ha-username,
+// ha-password and ha-mechanism when the broker authenticates (auth=yes),
+// ssl-ca-file, and ssl-cert-file and ssl-key-file as the client
+// certificate.
+func connection(c *cli.Context, timeout time.Duration) (client.Options, string, error) {
+	opts := client.Options{Mechanism: c.String("sasl-mechanism"), Timeout: timeout, Admin: c.Bool("ha-admin")}
+	broker := c.String("broker")
+	if c.IsSet("broker-addr") {
+		broker = c.String("broker-addr")
+	}
+	if c.String("ssl-certificate") == "" && c.String("ssl-key") != "" {
+		return opts, "", usagef("", "missing '--ssl-certificate' (required by '--ssl-key')")
+	}
+	var conf *config.Options
+	if path := c.String("config"); path != "" {
+		var err error
+		if conf, _, err = config.ReadFile(path, os.Environ()); err != nil {
+			return opts, "", fmt.Errorf("--config %s: %v", path, err)
+		}
+	}
+	var err error
+	if opts.TLSConfig, err = client.ToolTLS(c.String("ssl-certificate"), c.String("ssl-key"), c.String("ssl-ca-file"), conf); err != nil {
+		return opts, "", err
+	}
+	if conf == nil {
+		return opts, broker, nil
+	}
+	if !c.IsSet("broker") && !c.IsSet("broker-addr") {
+		broker = "localhost"
+	}
+	target, err := client.ParseURL(broker)
+	if err != nil {
+		return opts, "", err
+	}
+	fromConf := func(name string) bool {
+		src := conf.Source(name)
+		return src != "" && src != "default"
+	}
+	given := client.PortsGiven(broker)
+	for i := range target.Addrs {
+		a := &target.Addrs[i]
+		switch {
+		case i < len(given) && given[i]:
+		case !a.TLS && fromConf("port") && conf.Port > 0:
+			a.Port = conf.Port
+		case a.TLS && fromConf("ssl-port") && conf.SSLPort > 0:
+			a.Port = conf.SSLPort
+		}
+	}
+	user, password := target.User, target.Password
+	if conf.Auth {
+		if user == "" {
+			user, password = conf.HAUsername, conf.HAPassword
+		}
+		if opts.Mechanism == "" {
+			opts.Mechanism = conf.HAMechanism
+		}
+	}
+	if broker, err = client.FormatURL(target.Addrs, user, password); err != nil {
+		return opts, "", err
+	}
+	return opts, broker, nil
+}
+
 // command is a checked command line, ready to run against a broker.
 type command func(ctx context.Context, c *client.Client, out io.Writer) error
 
@@ -71,23 +138,9 @@ func run(c *cli.Context, out io.Writer) error {
 	if err != nil || timeout < 0 {
 		return usagef("", "option --timeout: invalid value: '%s'", c.String("timeout"))
 	}
-	broker := c.String("broker")
-	if c.IsSet("broker-addr") {
-		broker = c.String("broker-addr")
-	}
-	opts := client.Options{Mechanism: c.String("sasl-mechanism"), Timeout: timeout, Admin: c.Bool("ha-admin")}
-	if cert := c.String("ssl-certificate"); cert != "" {
-		key := c.String("ssl-key")
-		if key == "" {
-			key = cert
-		}
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			return fmt.Errorf("--ssl-certificate: %v", err)
-		}
-		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}}
-	} else if c.String("ssl-key") != "" {
-		return usagef("", "missing '--ssl-certificate' (required by '--ssl-key')")
+	opts, broker, err := connection(c, timeout)
+	if err != nil {
+		return err
 	}
 	ctx := context.Background()
 	cl, err := client.Dial(ctx, broker, opts)

@@ -3,6 +3,9 @@ package qpidconfig
 import (
 	"bytes"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -299,8 +302,8 @@ func TestFailures(t *testing.T) {
 	if code != 1 || errOut != "Error: Invalid replication level 'most', should be one of: none, configuration, all\n" {
 		t.Fatalf("exit %d, %q", code, errOut)
 	}
-	code, _, errOut = qpidConfig(t, "--sasl-mechanism", "SCRAM-SHA-256", "-b", "127.0.0.1:1", "queues")
-	if code != 1 || !strings.Contains(errOut, "SASL mechanism SCRAM-SHA-256 is not supported by this tool") {
+	code, _, errOut = qpidConfig(t, "--sasl-mechanism", "DIGEST-MD5", "-b", "127.0.0.1:1", "queues")
+	if code != 1 || !strings.Contains(errOut, "SASL mechanism DIGEST-MD5 is not supported by this tool") {
 		t.Fatalf("exit %d, %q", code, errOut)
 	}
 }
@@ -349,5 +352,57 @@ func TestAgainstServer(t *testing.T) {
 	}
 	if code, _, errOut := qc("del", "queue", "q"); code != 1 || errOut != "Error: queue \"q\" not found\n" {
 		t.Fatalf("del of a deleted queue: %d %q", code, errOut)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	b, err := broker.New(broker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	agent := mgmt.NewAgent(mgmt.Config{Broker: b, Name: "b"})
+	s := amqpserver.New(amqpserver.Config{Broker: b, Log: log, Management: agent})
+	agent.SetServer(s)
+	addr, err := s.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(5 * time.Second) })
+	_, port, _ := net.SplitHostPort(addr.String())
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "qpidd.conf")
+	// TLS files that do not exist: only a TLS connection would read them.
+	text := "port=" + port + "\nauth=no\nssl-ca-file=" + dir + "/ca.pem\nssl-cert-file=" + dir + "/c.pem\nssl-key-file=" + dir + "/k.pem\n"
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := qpidConfig(t, "--config", conf, "add", "queue", "q"); code != 0 {
+		t.Fatalf("--config's port: %d %q", code, errOut)
+	}
+	if code, _, errOut := qpidConfig(t, "--config", conf, "-b", "localhost", "queues"); code != 0 {
+		t.Fatalf("--config's port for -b without one: %d %q", code, errOut)
+	}
+	if code, _, errOut := qpidConfig(t, "--config", conf, "-b", "127.0.0.1:1", "queues"); code != 1 || !strings.Contains(errOut, "connection refused") {
+		t.Fatalf("-b's port wins: %d %q", code, errOut)
+	}
+	code, _, errOut := qpidConfig(t, "--config", conf, "-b", "ssl:127.0.0.1:1", "queues")
+	if code != 1 || !strings.Contains(errOut, "connection refused") {
+		t.Fatalf("ssl: to a closed port: %d %q", code, errOut)
+	}
+	if code, _, errOut := qpidConfig(t, "--ssl-ca-file", dir+"/ca.pem", "-b", addr.String(), "queues"); code != 1 || !strings.Contains(errOut, "ca.pem") {
+		t.Fatalf("a missing --ssl-ca-file: %d %q", code, errOut)
+	}
+	// With auth=yes, ha-username and ha-mechanism are used.
+	if err := os.WriteFile(conf, []byte("port="+port+"\nauth=yes\nha-username=admin\nha-password=x\nha-mechanism=SCRAM-SHA-256\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = qpidConfig(t, "--config", conf, "queues")
+	if code != 1 || !strings.Contains(errOut, "does not offer the SASL mechanism this client asked for, SCRAM-SHA-256 (it offers ANONYMOUS)") {
+		t.Fatalf("ha-mechanism: %d %q", code, errOut)
+	}
+	if code, _, errOut := qpidConfig(t, "--config", filepath.Join(dir, "none.conf"), "queues"); code != 1 || !strings.Contains(errOut, "--config") {
+		t.Fatalf("a missing --config: %d %q", code, errOut)
 	}
 }
