@@ -311,6 +311,18 @@ func TestTLSOnlyAuthClusterFromGenerator(t *testing.T) {
 
 	c.promote(t, 0)
 	c.waitReady(t, 0, 2)
+	// An administrator other than the brokers' own user reaches a backup's
+	// management over TLS (as the lab's tools do).
+	if st, err := c.status(t, 1); err != nil || st["status"] != "ready" {
+		t.Errorf("node2's status as %s: %v %v", tlsAdmin, st["status"], err)
+	}
+	// So does qpid-ha with a user in the address and only the CA (the TLS
+	// lab's qpidlab-run asks so).
+	got, err := exec.Command(qpiddtest.Bin(t, "qpid-ha"), "status", "-b", tlsAdmin+"/"+tlsAdminPw+"@ssl:"+c.addr(1),
+		"--ssl-ca-file", c.ca.CertFile, "--timeout", "5").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(got)) != "ready" {
+		t.Errorf("qpid-ha status -b %s/...@ssl:%s --ssl-ca-file: %v %q", tlsAdmin, c.addr(1), err, got)
+	}
 	out := c.qpidHA(t, 0, "status", "--all")
 	t.Logf("qpid-ha status --all over TLS:\n%s", out)
 	for i := 1; i < 3; i++ {
