@@ -24,6 +24,7 @@ help:
 	@echo "make install    install binaries, OCF agent, init scripts, defaults (PREFIX, DESTDIR)"
 	@echo "make packages   the .deb and the EL6 and EL7-9 RPMs in dist/ (offline from the module cache)"
 	@echo "make lab-test   a real 3-node Pacemaker/Corosync lab in namespaces: failover scenarios and times (root)"
+	@echo "make lab-test-tls  the lab SSL-only with authentication (lab-tls.toml): sigkill and partition over amqps (root)"
 	@echo "make lab-soak   the lab under random faults for DURATION (default 10m), then the total-queue check (root)"
 
 setup:
@@ -185,7 +186,7 @@ LAB             := tests/lab/lab.sh
 LAB_TRIALS      ?= initial=1,fence=1,sigkill=10,sigstop=3,crash=10,partition=10,move=3,backup-restart=2,restart-all=1
 DURATION        ?= 10m
 SEED            ?= 0
-.PHONY: lab-tools lab-up lab-down lab-test lab-soak
+.PHONY: lab-tools lab-up lab-down lab-test lab-test-tls lab-soak
 # The lab runs the built .deb, installed on this host (which every lab node
 # shares); local settings a make install left are kept (--force-confold).
 lab-tools: deb
@@ -203,6 +204,12 @@ lab-down:
 
 lab-test: lab-tools
 	$(LAB) test -trials '$(LAB_TRIALS)'
+
+# The TLS lab: lab-tls.toml's SSL-only, authenticating cluster (certificates
+# made by lab.sh), clients and tools over amqps; a subset of the scenarios.
+LAB_TLS_TRIALS  ?= initial=1,sigkill=5,partition=5
+lab-test-tls: lab-tools
+	QPIDLAB_TLS=1 $(LAB) test -trials '$(LAB_TLS_TRIALS)'
 
 lab-soak: lab-tools
 	$(LAB) test -trials initial=1 -soak $(DURATION) -seed $(SEED)

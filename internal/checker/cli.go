@@ -101,6 +101,10 @@ func mainRun(args []string, stdout, stderr io.Writer, clients fs.FS) int {
 	fl.IntVar(&cfg.ListLimit, "list-limit", 100, "most ids per list in the report")
 	fl.StringVar(&report, "report", "", "write the JSON report to this file (- for stdout)")
 	fl.Var(&roleLogs, "role-log", "a broker's log file for the overlap check, comma-separated or repeated")
+	var caFile string
+	fl.StringVar(&caFile, "ca-file", "", "connect over TLS (amqps), trusting this CA (PEM); URLs without a scheme become amqps:// (go client)")
+	fl.StringVar(&cfg.User, "user", "", "log in with SASL PLAIN as this user (go client; default ANONYMOUS)")
+	fl.StringVar(&cfg.Password, "password", "", "the user's password")
 	fl.BoolVar(&verbose, "v", false, "print reconnects and errors as they happen")
 	fl.Usage = func() {
 		fmt.Fprint(stderr, usage, "\noptions of run:\n")
@@ -117,6 +121,14 @@ func mainRun(args []string, stdout, stderr io.Writer, clients fs.FS) int {
 		return 2
 	}
 	cfg.URLs = urls
+	if caFile != "" {
+		tc, err := TLSTrusting(caFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "checker: %v\n", err)
+			return 2
+		}
+		cfg.TLS = tc
+	}
 	if verbose {
 		cfg.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "checker: "+format+"\n", args...) }
 	}

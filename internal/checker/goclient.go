@@ -60,6 +60,14 @@ func amqpURL(u string) string {
 	return "amqp://" + u
 }
 
+// url is u with the scheme go-amqp needs: amqps:// with TLS configured.
+func (c *Config) url(u string) string {
+	if c.TLS != nil && !strings.Contains(u, "://") {
+		return "amqps://" + u
+	}
+	return amqpURL(u)
+}
+
 // cycler walks the URL list: on a failure the next URL, and once every URL
 // failed in a row, a pause growing from BackoffMin to BackoffMax.
 type cycler struct {
@@ -68,7 +76,7 @@ type cycler struct {
 	failures int
 }
 
-func (c *cycler) url() string { return amqpURL(c.cfg.URLs[c.i%len(c.cfg.URLs)]) }
+func (c *cycler) url() string { return c.cfg.url(c.cfg.URLs[c.i%len(c.cfg.URLs)]) }
 
 // failed moves to the next URL, pausing after a full round of failures.
 // It returns false if ctx ended.
@@ -96,11 +104,18 @@ func (c *cycler) ok() { c.failures = 0 }
 func dial(ctx context.Context, cfg *Config, url, container string) (*amqp.Conn, *amqp.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	conn, err := amqp.Dial(ctx, url, &amqp.ConnOptions{
+	opts := &amqp.ConnOptions{
 		SASLType:    amqp.SASLTypeAnonymous(),
 		IdleTimeout: cfg.Heartbeat,
 		ContainerID: container,
-	})
+	}
+	if cfg.User != "" {
+		opts.SASLType = amqp.SASLTypePlain(cfg.User, cfg.Password)
+	}
+	if cfg.TLS != nil {
+		opts.TLSConfig = cfg.TLS.Clone()
+	}
+	conn, err := amqp.Dial(ctx, url, opts)
 	if err != nil {
 		return nil, nil, err
 	}

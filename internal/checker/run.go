@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,6 +39,14 @@ type Config struct {
 	ProtonReconnect string
 	Python          string // the interpreter with the proton bindings
 	ClientsDir      string // where sender.py and receiver.py are
+
+	// TLS, if set, is the go client's TLS configuration: URLs without a
+	// scheme become amqps://. (Each connection uses a clone; an empty
+	// ServerName is the URL's host.)
+	TLS *tls.Config
+	// User and Password log the go client in with SASL PLAIN; without a
+	// user it uses ANONYMOUS.
+	User, Password string
 
 	Heartbeat  time.Duration // connection idle timeout
 	BackoffMin time.Duration // reconnect delay after every URL failed once
@@ -116,6 +125,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("client %q: want go or proton", c.Client)
 	case c.ProtonReconnect != "proton" && c.ProtonReconnect != "app":
 		return fmt.Errorf("proton reconnect %q: want proton or app", c.ProtonReconnect)
+	case c.Client == "proton" && (c.TLS != nil || c.User != ""):
+		return errors.New("TLS and credentials are for the go client only (the proton scripts connect anonymously over plain TCP)")
 	case c.Client == "proton" && c.ClientsDir == "":
 		return errors.New("proton clients need the directory of sender.py and receiver.py")
 	}

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"crypto/tls"
 	"reflect"
 	"strings"
 	"testing"
@@ -154,5 +155,27 @@ func TestConfig(t *testing.T) {
 	}
 	if amqpURL("h:1") != "amqp://h:1" || amqpURL("amqps://h:1") != "amqps://h:1" {
 		t.Fatal("amqpURL")
+	}
+}
+
+func TestTLSAndCredentials(t *testing.T) {
+	c := Config{URLs: []string{"h:1"}, Receivers: 1, Client: "go", ProtonReconnect: "proton"}
+	if c.url("h:1") != "amqp://h:1" {
+		t.Errorf("without TLS: %s", c.url("h:1"))
+	}
+	c.TLS = &tls.Config{}
+	if c.url("h:1") != "amqps://h:1" || c.url("amqp://h:1") != "amqp://h:1" {
+		t.Errorf("with TLS: %s %s", c.url("h:1"), c.url("amqp://h:1"))
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.Client, c.ClientsDir = "proton", "/x"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "go client only") {
+		t.Errorf("proton with TLS: %v", err)
+	}
+	if _, err := TLSTrusting("/nonexistent"); err == nil {
+		t.Error("TLSTrusting of a missing file")
 	}
 }

@@ -7,14 +7,16 @@ import (
 )
 
 // agentParamsOf are the parameters of ocf:qpid:qpidd (agents/ocf/qpidd). The
-// generator sets config, data_dir and port itself, from [broker].
-var agentParamsOf = []string{"binary", "config", "data_dir", "options", "port", "qpid_ha", "timeout", "user"}
+// generator sets config, data_dir, port, ssl and ssl_port itself, from [broker].
+var agentParamsOf = []string{"binary", "config", "data_dir", "first_start_ignore", "options", "port", "qpid_ha", "ssl", "ssl_port", "timeout", "user"}
 
 // generatedAgentParams are set from [broker]; agent_params may not set them.
 var generatedAgentParams = map[string]string{
 	"config":   "broker.config_path",
 	"data_dir": "broker.data_dir",
 	"port":     "broker.port",
+	"ssl":      "broker.ssl_cert_file (yes when it is set: the agent reaches the broker over TLS)",
+	"ssl_port": "broker.ssl_port",
 }
 
 func (c *checker) checkPacemaker(s *Spec) {
@@ -152,6 +154,11 @@ func (c *checker) checkPacemaker(s *Spec) {
 		port = *b.Port
 	}
 	pc.agentParams = append(pc.agentParams, kv{"config", cfg}, kv{"data_dir", dataDir}, kv{"port", itoa(port)})
+	if s.tls.on {
+		// The agent reaches the local broker at ssl:localhost:ssl_port with
+		// the CA and certificate of the broker's configuration file.
+		pc.agentParams = append(pc.agentParams, kv{"ssl", "yes"}, kv{"ssl_port", itoa(s.tls.port)})
+	}
 	sort.Slice(pc.agentParams, func(i, j int) bool { return pc.agentParams[i].k < pc.agentParams[j].k })
 	s.pcm = pc
 }

@@ -169,6 +169,14 @@ func (s *Spec) ClusterConf() []byte {
 	w.close("failoverdomains")
 	w.line("")
 	w.open("<resources>")
+	if s.tls.only {
+		w.comment("The brokers listen for TLS only (ssl_only): the scripts reach the local",
+			"broker at QPID_BROKER, which must be ssl:localhost on every node (in",
+			"/etc/sysconfig/qpidd or /etc/default/qpidd); qpid-ha and qpidd-primary",
+			"then take the port (ssl-port), the CA (ssl-ca-file) and the client",
+			fmt.Sprintf("certificate (ssl-cert-file, ssl-key-file) from %s.", s.configPath()))
+		w.line("")
+	}
 	w.comment("This script starts a qpidd broker acting as a backup.")
 	w.line("<script%s%s/>", attr("file", s.rgm.qpiddScript), attr("name", "qpidd"))
 	w.line("")

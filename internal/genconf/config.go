@@ -75,6 +75,12 @@ type Broker struct {
 	HABackupTimeout         any            `toml:"ha_backup_timeout"`
 	Auth                    *bool          `toml:"auth"`
 	ACLFile                 string         `toml:"acl_file"`
+	SSLCertFile             string         `toml:"ssl_cert_file"`
+	SSLKeyFile              string         `toml:"ssl_key_file"`
+	SSLCAFile               string         `toml:"ssl_ca_file"`
+	SSLPort                 *int64         `toml:"ssl_port"`
+	SSLOnly                 *bool          `toml:"ssl_only"`
+	SSLRequireClientAuth    *bool          `toml:"ssl_require_client_authentication"`
 	Options                 map[string]any `toml:"options"`
 }
 
@@ -120,6 +126,7 @@ const (
 	DefaultConfigVersion      = 1
 	DefaultConfigPath         = "/etc/qpid/qpidd.conf"
 	DefaultPort               = 5672
+	DefaultSSLPort            = 5671
 	DefaultDataDir            = "/var/lib/qpidd"
 	DefaultHAReplicate        = "all"
 	DefaultResource           = "qpidd"
@@ -157,6 +164,7 @@ type Spec struct {
 	nodes         []*node
 	vip           vipSpec
 	conf          []confEntry // qpidd.conf entries of every node
+	tls           tlsSpec
 	pcm           pcmSpec
 	rgm           rgmSpec
 	fences        []*fenceSpec
@@ -185,6 +193,14 @@ type vipSpec struct {
 	nic         string
 	monitorLink bool
 	sleeptime   int64
+}
+
+// tlsSpec is what [broker]'s TLS keys make of the cluster.
+type tlsSpec struct {
+	on      bool  // ssl_cert_file is set: the brokers listen for TLS and link to each other over it
+	port    int64 // ssl-port
+	only    bool  // ssl_only: no plain TCP listener
+	clients bool  // ssl_require_client_authentication
 }
 
 type pcmSpec struct {

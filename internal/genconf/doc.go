@@ -17,7 +17,8 @@
 //     argument; elements that exist (by id) are left alone, so it may run
 //     again;
 //   - qpidd-<node>.conf for each node: ha-cluster=yes, ha-brokers-url with
-//     every node's address and the port, ha-public-url the VIP, and the
+//     every node's address and the port (ssl: addresses and the TLS port
+//     with TLS), ha-public-url the VIP, and the
 //     [broker] settings, each checked the way qpidd reads its configuration
 //     file (package config).
 //
@@ -62,6 +63,15 @@
 //	                qpidd SECONDS: a number (0.1, 5) or a string ("100ms", "10s")
 //	auth            default true
 //	acl_file
+//	ssl_cert_file, ssl_key_file
+//	                absolute paths of the node's own PEM certificate and key (the
+//	                same paths on every node); setting them turns TLS on:
+//	                ha-brokers-url ssl:NODE:SSL_PORT, ha-public-url ssl:VIP:SSL_PORT,
+//	                the agent's ssl=yes and ssl_port
+//	ssl_ca_file     absolute path of the CA of peers' and clients' certificates
+//	ssl_port        default 5671
+//	ssl_only        listen-disable=tcp and require-encryption=yes, default false
+//	ssl_require_client_authentication  default false (needs ssl_ca_file)
 //	options         table name = value of any other qpidd option (qpidd's
 //	                names); an array value repeats the option
 //
@@ -112,5 +122,8 @@
 // devices, every device a user, no devices and stonith_enabled unset is an
 // error), monitor intervals, and the manual's advice as warnings (no HA
 // credentials with auth on, ANONYMOUS, link_heartbeat_interval unset, the VIP
-// in no node's subnet).
+// in no node's subnet), TLS (a certificate without a key or the reverse, TLS
+// keys without a certificate, relative paths, EXTERNAL without TLS or a CA;
+// warnings: the subjectAltNames and key usages each certificate needs, plain
+// TCP left open with auth, rgmanager's QPID_BROKER with ssl_only).
 package genconf

@@ -189,3 +189,65 @@ func TestSuggest(t *testing.T) {
 		t.Errorf("option names from qpidd's help: %v", names)
 	}
 }
+
+// tlsBase is base with an SSL-only, client-authenticating TLS setup.
+func tlsBase(t *testing.T) string {
+	return edit(t, "auth = false\n", `auth = false
+ssl_cert_file = "/etc/qpid/tls/broker.pem"
+ssl_key_file = "/etc/qpid/tls/broker.key"
+ssl_ca_file = "/etc/qpid/tls/ca.pem"
+ssl_port = 5000
+ssl_only = true
+ssl_require_client_authentication = true
+`)
+}
+
+func TestTLS(t *testing.T) {
+	s, files := render(t, tlsBase(t))
+	conf := files["qpidd-n1.conf"]
+	wantLines(t, "qpidd-n1.conf", conf,
+		"\nha-brokers-url=ssl:10.0.0.1:5000,ssl:10.0.0.2:5000,ssl:10.0.0.3:5000\n",
+		"\nha-public-url=ssl:10.0.0.100:5000\n",
+		"\nssl-port=5000\n",
+		"\nssl-cert-file=/etc/qpid/tls/broker.pem\n",
+		"\nssl-key-file=/etc/qpid/tls/broker.key\n",
+		"\nssl-ca-file=/etc/qpid/tls/ca.pem\n",
+		"\nssl-require-client-authentication=yes\n",
+		"\nlisten-disable=tcp\n",
+		"\nrequire-encryption=yes\n")
+	wantLines(t, "pcs-setup.sh", files[PcsScriptName], " ssl=yes ssl_port=5000 ")
+	wantLines(t, "cluster.conf", files[ClusterConfName], "must be ssl:localhost on every node")
+	if len(s.Warnings) == 0 {
+		t.Error("no warnings")
+	}
+	// What qpidd makes of the file.
+	if _, err := loadConfText(conf); err != nil {
+		t.Fatal(err)
+	}
+
+	// Without ssl_only: both listeners, and TLS between the brokers still.
+	_, files = render(t, strings.Replace(tlsBase(t), "ssl_only = true\n", "", 1))
+	conf = files["qpidd-n1.conf"]
+	wantLines(t, "qpidd-n1.conf", conf, "\nha-brokers-url=ssl:10.0.0.1:5000,", "\nport=5672\n", "\nssl-port=5000\n")
+	for _, l := range []string{"listen-disable", "require-encryption"} {
+		if strings.Contains(conf, l) {
+			t.Errorf("qpidd-n1.conf without ssl_only has %s:\n%s", l, conf)
+		}
+	}
+	if strings.Contains(files[ClusterConfName], "ssl:localhost") {
+		t.Error("cluster.conf without ssl_only asks for QPID_BROKER=ssl:localhost")
+	}
+
+	// Without TLS nothing changes.
+	_, files = render(t, base)
+	for name, text := range files {
+		if strings.Contains(text, "ssl") {
+			t.Errorf("%s without TLS mentions ssl:\n%s", name, text)
+		}
+	}
+
+	// EXTERNAL with TLS is accepted.
+	text := strings.Replace(tlsBase(t), "auth = false\n", "auth = true\nha_username = \"ha\"\nha_mechanism = \"EXTERNAL\"\n", 1)
+	_, files = render(t, text)
+	wantLines(t, "qpidd-n1.conf", files["qpidd-n1.conf"], "\nha-mechanism=EXTERNAL\n")
+}

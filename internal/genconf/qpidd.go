@@ -27,6 +27,7 @@ const (
 	secCreds    = "credentials"
 	secTiming   = "timing"
 	secLocal    = "local"
+	secTLS      = "tls"
 	secSecurity = "security"
 	secExtra    = "extra"
 	secNode     = "node"
@@ -35,32 +36,39 @@ const (
 // reservedOptions are the qpidd options the generator sets from dedicated
 // keys (or itself): [broker.options] and node options may not set them.
 var reservedOptions = map[string]string{
-	"ha-cluster":                "the generator sets ha-cluster=yes",
-	"ha-brokers-url":            "the generator builds it from every [[node]] address and broker.port",
-	"ha-public-url":             "the generator builds it from vip.address and broker.port",
-	"ha-replicate":              "set broker.ha_replicate",
-	"ha-username":               "set broker.ha_username",
-	"ha-password":               "set broker.ha_password",
-	"ha-mechanism":              "set broker.ha_mechanism",
-	"link-maintenance-interval": "set broker.link_maintenance_interval",
-	"link-heartbeat-interval":   "set broker.link_heartbeat_interval",
-	"ha-backup-timeout":         "set broker.ha_backup_timeout",
-	"port":                      "set broker.port (the resource agent gets the same value)",
-	"data-dir":                  "set broker.data_dir (the resource agent gets the same value)",
-	"auth":                      "set broker.auth",
-	"acl-file":                  "set broker.acl_file",
-	"config":                    "it has no effect inside qpidd.conf; see broker.config_path",
-	"no-data-dir":               "an HA broker keeps its HA state and lock in data-dir",
-	"help":                      "it makes qpidd print its help and exit",
-	"version":                   "it makes qpidd print its version and exit",
-	"check":                     "it makes qpidd check for a running daemon and exit",
-	"quit":                      "it makes qpidd stop a running daemon and exit",
-	"kill":                      "it makes qpidd kill a running daemon and exit",
-	"daemon":                    "the resource manager (OCF agent, init script) decides how qpidd runs",
+	"ha-cluster":                        "the generator sets ha-cluster=yes",
+	"ha-brokers-url":                    "the generator builds it from every [[node]] address and broker.port",
+	"ha-public-url":                     "the generator builds it from vip.address and broker.port",
+	"ha-replicate":                      "set broker.ha_replicate",
+	"ha-username":                       "set broker.ha_username",
+	"ha-password":                       "set broker.ha_password",
+	"ha-mechanism":                      "set broker.ha_mechanism",
+	"link-maintenance-interval":         "set broker.link_maintenance_interval",
+	"link-heartbeat-interval":           "set broker.link_heartbeat_interval",
+	"ha-backup-timeout":                 "set broker.ha_backup_timeout",
+	"port":                              "set broker.port (the resource agent gets the same value)",
+	"data-dir":                          "set broker.data_dir (the resource agent gets the same value)",
+	"auth":                              "set broker.auth",
+	"acl-file":                          "set broker.acl_file",
+	"ssl-cert-file":                     "set broker.ssl_cert_file",
+	"ssl-key-file":                      "set broker.ssl_key_file",
+	"ssl-ca-file":                       "set broker.ssl_ca_file",
+	"ssl-port":                          "set broker.ssl_port (the resource agent gets the same value)",
+	"ssl-require-client-authentication": "set broker.ssl_require_client_authentication",
+	"listen-disable":                    "set broker.ssl_only = true (listen-disable=tcp); the generator keeps the TLS listener",
+	"require-encryption":                "set broker.ssl_only = true (require-encryption=yes)",
+	"config":                            "it has no effect inside qpidd.conf; see broker.config_path",
+	"no-data-dir":                       "an HA broker keeps its HA state and lock in data-dir",
+	"help":                              "it makes qpidd print its help and exit",
+	"version":                           "it makes qpidd print its version and exit",
+	"check":                             "it makes qpidd check for a running daemon and exit",
+	"quit":                              "it makes qpidd stop a running daemon and exit",
+	"kill":                              "it makes qpidd kill a running daemon and exit",
+	"daemon":                            "the resource manager (OCF agent, init script) decides how qpidd runs",
 }
 
 // knownMechanisms are the SASL mechanisms the broker offers.
-var knownMechanisms = []string{"SCRAM-SHA-256", "PLAIN", "ANONYMOUS"}
+var knownMechanisms = []string{"SCRAM-SHA-256", "PLAIN", "ANONYMOUS", "EXTERNAL"}
 
 func (c *checker) checkBroker(s *Spec) {
 	b := s.File.Broker
@@ -85,10 +93,16 @@ func (c *checker) checkBroker(s *Spec) {
 		repl = DefaultHAReplicate
 	}
 
+	c.checkTLS(s, port)
+	// With TLS the brokers reach each other, and clients the VIP, over it.
+	peer := func(host string) string { return hostPort(host, port) }
+	if s.tls.on {
+		peer = func(host string) string { return "ssl:" + hostPort(host, s.tls.port) }
+	}
 	var urls []string
 	for _, nd := range s.nodes {
 		if nd.address != "" {
-			urls = append(urls, hostPort(nd.address, port))
+			urls = append(urls, peer(nd.address))
 		}
 	}
 	add := func(sec, opt, val, key string) {
@@ -97,7 +111,7 @@ func (c *checker) checkBroker(s *Spec) {
 	add(secCluster, "ha-cluster", "yes", "")
 	add(secBrokers, "ha-brokers-url", strings.Join(urls, ","), "node.address")
 	if s.File.VIP.Address != "" {
-		add(secPublic, "ha-public-url", hostPort(s.File.VIP.Address, port), "vip.address")
+		add(secPublic, "ha-public-url", peer(s.File.VIP.Address), "vip.address")
 	}
 	add(secRepl, "ha-replicate", repl, "broker.ha_replicate")
 	if b.HAUsername != "" {
@@ -129,6 +143,21 @@ func (c *checker) checkBroker(s *Spec) {
 	}
 	add(secLocal, "port", itoa(port), "broker.port")
 	add(secLocal, "data-dir", dataDir, "broker.data_dir")
+	if s.tls.on {
+		add(secTLS, "ssl-port", itoa(s.tls.port), "broker.ssl_port")
+		add(secTLS, "ssl-cert-file", b.SSLCertFile, "broker.ssl_cert_file")
+		add(secTLS, "ssl-key-file", b.SSLKeyFile, "broker.ssl_key_file")
+		if b.SSLCAFile != "" {
+			add(secTLS, "ssl-ca-file", b.SSLCAFile, "broker.ssl_ca_file")
+		}
+		if s.tls.clients {
+			add(secTLS, "ssl-require-client-authentication", "yes", "broker.ssl_require_client_authentication")
+		}
+		if s.tls.only {
+			add(secTLS, "listen-disable", "tcp", "broker.ssl_only")
+			add(secTLS, "require-encryption", "yes", "broker.ssl_only")
+		}
+	}
 	auth := true
 	if b.Auth != nil {
 		auth = *b.Auth
@@ -151,6 +180,10 @@ func (c *checker) checkBroker(s *Spec) {
 		}
 		if !known {
 			c.warnf("broker.ha_mechanism", "%q is not a mechanism this broker offers (%s)", b.HAMechanism, strings.Join(knownMechanisms, ", "))
+		} else if b.HAMechanism == "EXTERNAL" && !s.tls.on {
+			c.errorf("broker.ha_mechanism", "EXTERNAL: the brokers identify themselves by their TLS certificates, but there is no TLS (set ssl_cert_file, ssl_key_file and ssl_ca_file)")
+		} else if b.HAMechanism == "EXTERNAL" && b.SSLCAFile == "" {
+			c.errorf("broker.ha_mechanism", "EXTERNAL: the brokers verify each other's certificates with ssl_ca_file, which is not set")
 		} else if auth && b.HAMechanism == "ANONYMOUS" {
 			c.warnf("broker.ha_mechanism", "ANONYMOUS with auth on: any client can use it too (manual 1.12.9)")
 		}
@@ -162,6 +195,83 @@ func (c *checker) checkBroker(s *Spec) {
 	for i, nd := range s.nodes {
 		nd.conf = c.optionEntries(s.File.Nodes[i].Options, nd.key+".options", secNode)
 		c.validateEntries(nd.conf)
+	}
+}
+
+// checkTLS checks [broker]'s TLS keys and sets s.tls.
+func (c *checker) checkTLS(s *Spec, port int64) {
+	b := s.File.Broker
+	s.tls = tlsSpec{on: b.SSLCertFile != "", port: DefaultSSLPort}
+	for _, f := range []struct{ key, path string }{
+		{"broker.ssl_cert_file", b.SSLCertFile},
+		{"broker.ssl_key_file", b.SSLKeyFile},
+		{"broker.ssl_ca_file", b.SSLCAFile},
+	} {
+		if f.path != "" && !isAbsPath(f.path) {
+			c.errorf(f.key, "%q: an absolute path (the same on every node; each node has its own file there)", f.path)
+		}
+	}
+	if b.SSLPort != nil {
+		s.tls.port = *b.SSLPort
+		if s.tls.port < 1 || s.tls.port > 65535 {
+			c.errorf("broker.ssl_port", "%d: a TCP port is 1..65535", s.tls.port)
+		}
+	}
+	s.tls.only = b.SSLOnly != nil && *b.SSLOnly
+	s.tls.clients = b.SSLRequireClientAuth != nil && *b.SSLRequireClientAuth
+	switch {
+	case b.SSLCertFile != "" && b.SSLKeyFile == "":
+		c.errorf("broker.ssl_key_file", "missing: ssl_cert_file is set, and the broker needs the certificate's private key (unencrypted PEM)")
+	case b.SSLCertFile == "" && b.SSLKeyFile != "":
+		c.errorf("broker.ssl_cert_file", "missing: ssl_key_file is set, but not the certificate (PEM) it is the key of")
+	}
+	if !s.tls.on {
+		// Without a certificate there is no TLS listener: every other TLS
+		// key would be silently useless.
+		for _, t := range []struct {
+			key string
+			set bool
+		}{
+			{"broker.ssl_only", s.tls.only},
+			{"broker.ssl_port", b.SSLPort != nil},
+			{"broker.ssl_ca_file", b.SSLCAFile != ""},
+			{"broker.ssl_require_client_authentication", s.tls.clients},
+		} {
+			if t.set {
+				c.errorf(t.key, "set, but not ssl_cert_file: the broker listens for TLS only with a certificate (ssl_cert_file and ssl_key_file)")
+			}
+		}
+		return
+	}
+	if !s.tls.only && s.tls.port == port {
+		c.errorf("broker.ssl_port", "%d: the same port as broker.port; TLS and plain TCP need a port each (or set ssl_only = true)", port)
+	}
+	if s.tls.clients && b.SSLCAFile == "" {
+		c.errorf("broker.ssl_require_client_authentication", "true, but ssl_ca_file is not set: the broker verifies client certificates against it")
+	}
+	if b.SSLCAFile == "" {
+		c.warnf("broker.ssl_ca_file", "not set: the brokers verify each other's certificates (ha-brokers-url ssl: addresses) against the system's CAs, and the resource agent the local broker's")
+	}
+	var names []string
+	for _, nd := range s.nodes {
+		if nd.address != "" {
+			names = append(names, nd.address)
+		}
+	}
+	if s.File.VIP.Address != "" {
+		names = append(names, s.File.VIP.Address)
+	}
+	names = append(names, "localhost")
+	c.warnf("broker.ssl_cert_file", "each node's certificate must name, as subjectAltNames (the CN is not checked), its own address, the VIP and localhost: %s; "+
+		"and allow both the serverAuth and clientAuth extended key usages: the brokers present it on their links to each other, and the resource agent and init scripts reach the broker at ssl:localhost",
+		strings.Join(names, ", "))
+	if s.tls.only {
+		c.warnf("broker.ssl_only", "rgmanager (cluster.conf): the init scripts reach the broker at QPID_BROKER; set QPID_BROKER=ssl:localhost in each node's /etc/sysconfig/qpidd (or /etc/default/qpidd); the Pacemaker agent gets ssl=yes")
+	} else {
+		auth := b.Auth == nil || *b.Auth
+		if auth {
+			c.warnf("broker.ssl_only", "not set: clients may still log in over plain TCP on broker.port (set ssl_only = true to refuse it)")
+		}
 	}
 }
 

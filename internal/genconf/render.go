@@ -18,6 +18,11 @@ func (s *Spec) QpiddConf(i int) []byte {
 	if s.File.Broker.HAPassword != "" {
 		p("# It holds ha-password: make it readable by the broker's user only.")
 	}
+	if s.tls.on {
+		p("# Each node has its own certificate and key at the paths of ssl-cert-file")
+		p("# and ssl-key-file (the key readable by the broker's user only, e.g. 0640")
+		p("# root:qpidd).")
+	}
 
 	// Entries of this node: the common ones, minus those the node overrides.
 	override := map[string]bool{}
@@ -54,6 +59,7 @@ func (s *Spec) QpiddConf(i int) []byte {
 		{secLocal, []string{
 			"The AMQP port and the data directory (lock, HA state); the resource",
 			"agent's port and data_dir parameters have the same values."}},
+		{secTLS, tlsIntro(s.tls)},
 		{secSecurity, []string{"Authentication and access control (manual 1.12.9)."}},
 		{secExtra, []string{"More options ([broker] options)."}},
 		{secNode, []string{fmt.Sprintf("Options of %s only ([[node]] options).", nd.name)}},
@@ -90,6 +96,19 @@ var optionComments = map[string][]string{
 		"The primary drops a backup silent for twice this; a broker status check",
 		"may take this long."},
 	"ha-backup-timeout": {"A recovering primary waits this long for the expected backups."},
+}
+
+func tlsIntro(t tlsSpec) []string {
+	lines := []string{
+		"TLS (amqps): this node's own certificate and key (PEM), and the CA that",
+		"signed the certificates of the other brokers and of clients. The brokers",
+		"present their certificate on their links to each other (ssl: addresses",
+		"above): it needs subjectAltNames for this node's address, the VIP and",
+		"localhost, and the serverAuth and clientAuth extended key usages."}
+	if t.only {
+		lines = append(lines, "TLS only: no plain TCP listener, and no login without encryption.")
+	}
+	return lines
 }
 
 func credentialsIntro(user, realm string, acl bool) []string {
@@ -316,6 +335,11 @@ func (s *Spec) PcsScript() []byte {
 	sc.p("# (on-fail=demote) rather than restarts: the promotion of a ready backup")
 	sc.p("# then waits only for that demote, not for the failed broker's stop and")
 	sc.p("# start; the Unpromoted monitor restarts it afterwards.")
+	if s.tls.on {
+		sc.p("# ssl=yes: the agent reaches the local broker at ssl:localhost:%d, trusting", s.tls.port)
+		sc.p("# ssl-ca-file and presenting ssl-cert-file of %s; each", s.configPath())
+		sc.p("# node's certificate must name localhost.")
+	}
 	sc.p("if missing \"//primitive[@id='%s']\"; then", pc.resource)
 	var params []string
 	for _, a := range pc.agentParams {

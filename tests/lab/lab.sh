@@ -29,7 +29,11 @@
 # to boot again, default 8); QPIDLAB_BIN: where qpidlab-hostd is (default
 # <repo>/bin); QPIDLAB_TOML: the cluster's description for the configuration
 # generator (default cluster-conf/examples/lab.toml); QPIDLAB_GEN: the
-# generator (default <repo>/bin/qpid-cluster-conf).
+# generator (default <repo>/bin/qpid-cluster-conf); QPIDLAB_TLS=1: the TLS
+# lab: an SSL-only, authenticating cluster from cluster-conf/examples/
+# lab-tls.toml (the default QPIDLAB_TOML then), a CA and each node's
+# certificate made here with openssl, clients and tools over amqps as the
+# user qpidlab.
 set -eu
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,7 +41,16 @@ REPO=$(cd "$LAB_DIR/../.." && pwd)
 STATE=${QPIDLAB_STATE:-/var/tmp/qpidlab}
 BIN=${QPIDLAB_BIN:-$REPO/bin}
 TOKEN=${QPIDLAB_TOKEN:-600}
-TOML=${QPIDLAB_TOML:-$REPO/cluster-conf/examples/lab.toml}
+TLS=${QPIDLAB_TLS:-0}
+if [ "$TLS" = 1 ]; then
+	TOML=${QPIDLAB_TOML:-$REPO/cluster-conf/examples/lab-tls.toml}
+else
+	TOML=${QPIDLAB_TOML:-$REPO/cluster-conf/examples/lab.toml}
+fi
+# The TLS lab's client (and administrator) user; the brokers' own user and
+# password are the generated qpidd.conf's ha-username and ha-password.
+LAB_USER=qpidlab
+LAB_PASSWORD=qpidlab-pw
 PFX=qlab
 SW=$PFX-sw
 CL=$PFX-c
@@ -214,6 +227,77 @@ prepare_node() {
 		chown qpidd "$d/lib-qpidd" "$d/log/qpidd"
 		chmod 0750 "$d/lib-qpidd"
 	fi
+	[ "$TLS" = 1 ] && prepare_node_tls "$1"
+	return 0
+}
+
+# conf_value OPTION: its value in the generated qpidd.conf of node1.
+conf_value() {
+	sed -n "s/^$1=//p" "$STATE/conf/qpidd-node1.conf" | tail -n 1
+}
+
+# make_pki: the TLS lab's CA and each node's certificate (EC P-256), in
+# $STATE/pki. A node's certificate names its address, the VIP, localhost
+# (the resource agent reaches the broker at ssl:localhost) and its name,
+# and allows serverAuth and clientAuth (the brokers present it to each
+# other).
+make_pki() {
+	local p=$STATE/pki i
+	mkdir -p "$p"
+	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 90 \
+		-subj "/CN=qpidlab CA" -keyout "$p/ca.key" -out "$p/ca.pem" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>>"$p/openssl.log" ||
+		die "openssl could not make the CA: see $p/openssl.log"
+	for i in $NODES; do
+		printf '%s\n' "subjectAltName=IP:$NET.$i,IP:$VIP,DNS:localhost,IP:127.0.0.1,DNS:node$i" \
+			"extendedKeyUsage=serverAuth,clientAuth" "keyUsage=critical,digitalSignature,keyEncipherment" \
+			"basicConstraints=CA:FALSE" >"$p/node$i.ext"
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-subj "/CN=node$i" -keyout "$p/node$i.key" -out "$p/node$i.csr" 2>>"$p/openssl.log" ||
+			die "openssl could not make node$i's key: see $p/openssl.log"
+		openssl x509 -req -in "$p/node$i.csr" -CA "$p/ca.pem" -CAkey "$p/ca.key" -CAcreateserial \
+			-days 90 -extfile "$p/node$i.ext" -out "$p/node$i.pem" 2>>"$p/openssl.log" ||
+			die "openssl could not sign node$i's certificate: see $p/openssl.log"
+	done
+	log "TLS: a CA and the nodes' certificates in $p"
+}
+
+# node_file N OPTION: where the file named by OPTION of qpidd.conf (a path
+# under /etc/qpid) is in node N's private /etc/qpid.
+node_file() {
+	local v
+	v=$(conf_value "$2")
+	case $v in
+	/etc/qpid/*) ;;
+	*) die "the TLS lab installs $2 under /etc/qpid (each node's own); $TOML gives '$v'" ;;
+	esac
+	echo "$(nodedir "$1")/etc-qpid/${v#/etc/qpid/}"
+}
+
+# prepare_node_tls N: node N's certificate, key and CA at the paths of its
+# qpidd.conf (ssl-cert-file, ssl-key-file, ssl-ca-file), and the user
+# database (auth-database) with the brokers' own user and the lab's user;
+# the key and qpidd.conf (it holds ha-password) 0640 root:qpidd, the
+# database 0600 qpidd's (the broker wants it so).
+prepare_node_tls() {
+	local n=$1 p=$STATE/pki cert key ca db
+	cert=$(node_file "$n" ssl-cert-file)
+	key=$(node_file "$n" ssl-key-file)
+	ca=$(node_file "$n" ssl-ca-file)
+	db=$(node_file "$n" auth-database)
+	mkdir -p "$(dirname "$cert")" "$(dirname "$key")" "$(dirname "$ca")" "$(dirname "$db")"
+	install -m 0644 "$p/node$n.pem" "$cert"
+	install -m 0640 -g qpidd "$p/node$n.key" "$key"
+	install -m 0644 "$p/ca.pem" "$ca"
+	rm -f "$db"
+	printf '%s\n' "$(conf_value ha-password)" | qpidd-users --database "$db" add "$(conf_value ha-username)" >/dev/null ||
+		die "qpidd-users could not add $(conf_value ha-username) to $db"
+	printf '%s\n' "$LAB_PASSWORD" | qpidd-users --database "$db" add "$LAB_USER" >/dev/null ||
+		die "qpidd-users could not add $LAB_USER to $db"
+	chown qpidd:qpidd "$db"
+	chmod 0600 "$db"
+	chgrp qpidd "$(nodedir "$n")/etc-qpid/qpidd.conf"
+	chmod 0640 "$(nodedir "$n")/etc-qpid/qpidd.conf"
 }
 
 # ---------------------------------------------------------------- nodes
@@ -446,6 +530,11 @@ cmd_up() {
 	date +%s >"$STATE/up.start"
 	log "state in $STATE"
 	generate
+	if [ "$TLS" = 1 ]; then
+		command -v openssl >/dev/null || die "the TLS lab needs openssl"
+		[ "$(conf_value listen-disable)" = tcp ] || die "the TLS lab wants an SSL-only configuration (ssl_only in $TOML)"
+		make_pki
+	fi
 	install -m 0755 "$LAB_DIR/fence_qpidlab" "$FENCE_AGENT"
 	net_up
 	for i in $NODES; do prepare_node "$i"; done
@@ -504,8 +593,12 @@ cmd_test() {
 	"$LAB_DIR/lab.sh" up || die "lab.sh up failed"
 	t1=$SECONDS
 	log "lab up in $((t1 - t0))s; running the scenarios"
+	local access=()
+	if [ "$TLS" = 1 ]; then
+		access=(-port "$(conf_value ssl-port)" -tls-ca "$STATE/pki/ca.pem" -user "$LAB_USER" -password "$LAB_PASSWORD")
+	fi
 	nsenter --net="/run/netns/$CL" -- "$BIN/qpidlab-run" -state "$STATE" -lab "$LAB_DIR/lab.sh" -out "$out" \
-		-token "${TOKEN}ms" "$@" || rc=$?
+		-token "${TOKEN}ms" "${access[@]}" "$@" || rc=$?
 	log "scenarios done in $((SECONDS - t1))s (exit $rc); results in $out"
 	local i
 	for i in $NODES; do
@@ -525,7 +618,11 @@ cmd_status() {
 	for i in $NODES; do
 		init_pid "$i" >/dev/null || continue
 		in_node "$i" crm_mon -1 -A || true
-		in_node "$i" qpid-ha status --all -b localhost:5672 --timeout 2 || true
+		if [ "$TLS" = 1 ]; then
+			in_node "$i" qpid-ha status --all -b "ssl:localhost:$(conf_value ssl-port)" --config /etc/qpid/qpidd.conf --timeout 2 || true
+		else
+			in_node "$i" qpid-ha status --all -b localhost:5672 --timeout 2 || true
+		fi
 		break
 	done
 }

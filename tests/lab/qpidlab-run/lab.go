@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -25,8 +26,50 @@ const (
 	nsPrefix = "qlab"
 	nodes    = 3
 	vip      = "10.99.0.200"
-	port     = 5672
 )
+
+// port is the brokers' AMQP port: 5672, or their TLS port in the TLS lab.
+var port = 5672
+
+// access is how the clients and tools reach the brokers: plain AMQP,
+// anonymously (the default lab), or, in the TLS lab (-tls-ca), amqps and
+// SASL PLAIN as a user.
+type access struct {
+	tls            *tls.Config // nil: plain AMQP
+	caFile         string
+	user, password string
+}
+
+// acc is the lab's access, from the flags.
+var acc access
+
+// toolBroker is a -b address of qpid-ha and qpid-config.
+func (a access) toolBroker(host string) string {
+	addr := fmt.Sprintf("%s:%d", host, port)
+	if a.tls != nil {
+		addr = "ssl:" + addr
+	}
+	if a.user != "" {
+		addr = a.user + "/" + a.password + "@" + addr
+	}
+	return addr
+}
+
+// toolArgs are the tools' TLS options.
+func (a access) toolArgs() []string {
+	if a.tls == nil {
+		return nil
+	}
+	return []string{"--ssl-ca-file", a.caFile}
+}
+
+// clientURL is an AMQP URL of host for the go clients.
+func (a access) clientURL(host string) string {
+	if a.tls != nil {
+		return fmt.Sprintf("amqps://%s:%d", host, port)
+	}
+	return fmt.Sprintf("amqp://%s:%d", host, port)
+}
 
 func nodeIP(n int) string     { return fmt.Sprintf("10.99.0.%d", n) }
 func nodeNS(n int) string     { return fmt.Sprintf("%s-n%d", nsPrefix, n) }
@@ -163,7 +206,8 @@ func (l *lab) brokerStatus(ctx context.Context) map[int]string {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, l.qpidHA, "status", "-b", fmt.Sprintf("%s:%d", nodeIP(n), port), "--timeout", "2")
+			args := append([]string{"status", "-b", acc.toolBroker(nodeIP(n)), "--timeout", "2"}, acc.toolArgs()...)
+			cmd := exec.CommandContext(ctx, l.qpidHA, args...)
 			cmd.WaitDelay = time.Second
 			out, err := cmd.Output()
 			st := ""

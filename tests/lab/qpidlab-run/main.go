@@ -72,7 +72,21 @@ func main() {
 	flag.BoolVar(&o.goals, "enforce-goals", false, "fail when a failover-time goal is missed")
 	flag.DurationVar(&o.soak, "soak", 0, "run the soak for this long instead of the scenarios: random faults, one at a time (see soak.go)")
 	flag.Int64Var(&o.seed, "seed", 0, "the soak's seed (0: from the clock; the run log says which)")
+	var caFile, user, password string
+	flag.IntVar(&port, "port", port, "the brokers' AMQP port (their ssl-port with -tls-ca)")
+	flag.StringVar(&caFile, "tls-ca", "", "the TLS lab: clients and tools use amqps (ssl: addresses), trusting this CA")
+	flag.StringVar(&user, "user", "", "clients and tools log in as this user (SASL PLAIN for the go clients)")
+	flag.StringVar(&password, "password", "", "the user's password")
 	flag.Parse()
+	acc = access{caFile: caFile, user: user, password: password}
+	if caFile != "" {
+		tc, err := checker.TLSTrusting(caFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "qpidlab-run:", err)
+			os.Exit(2)
+		}
+		acc.tls = tc
+	}
 	o.trials = map[string]int{}
 	for _, kv := range strings.Split(trials, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
@@ -285,7 +299,7 @@ func (r *runner) enabled(name string) bool {
 func (r *runner) run(ctx context.Context) bool {
 	start := time.Now()
 	r.log.Printf("lab state %s; results in %s", r.o.state, r.o.out)
-	r.probe = startProbe(fmt.Sprintf("amqp://%s:%d", vip, port), "qpidlab-probe", r.vlog.Printf)
+	r.probe = startProbe(acc.clientURL(vip), "qpidlab-probe", r.vlog.Printf)
 	defer r.probe.stop()
 
 	if r.enabled("initial") {
@@ -335,6 +349,9 @@ func (r *runner) startChecker(queue, client string, tune ...func(*checker.Config
 		DrainMax:    3 * time.Minute,
 		ListLimit:   50,
 		Logf:        func(f string, a ...any) { r.vlog.Printf("checker: "+f, a...) },
+		TLS:         acc.tls,
+		User:        acc.user,
+		Password:    acc.password,
 	}
 	for _, f := range tune {
 		f(&cfg)
@@ -625,13 +642,15 @@ func (r *runner) restartAll(ctx context.Context) {
 	r.finishScenario(res, reps...)
 }
 
-// declareDurable declares a durable queue through the VIP (the lab's
-// brokers run with auth=no), trying until the primary answers.
+// declareDurable declares a durable queue through the VIP (as the lab's
+// user in the TLS lab; the plain lab's brokers run with auth=no), trying
+// until the primary answers.
 func (r *runner) declareDurable(ctx context.Context, queue string) error {
 	var err error
 	for try := 0; try < 30 && ctx.Err() == nil; try++ {
-		out, e := exec.CommandContext(ctx, r.o.qpidConfig, "-b", fmt.Sprintf("%s:%d", vip, port), "--timeout", "5",
-			"add", "queue", queue, "--durable").CombinedOutput()
+		args := append([]string{"-b", acc.toolBroker(vip), "--timeout", "5"}, acc.toolArgs()...)
+		args = append(args, "add", "queue", queue, "--durable")
+		out, e := exec.CommandContext(ctx, r.o.qpidConfig, args...).CombinedOutput()
 		if e == nil || strings.Contains(string(out), "exists") {
 			return nil
 		}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -68,15 +70,31 @@ func (p *probe) dial(ctx context.Context, name string) (*amqp.Conn, *amqp.Sessio
 	}
 	host := u.Host
 	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), "5672")
+		host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
 	}
 	d := net.Dialer{Timeout: connectTimeout}
 	nc, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, nil, err
 	}
+	if acc.tls != nil && u.Scheme == "amqps" {
+		// TLS over the connection dialed with the short connect timeout
+		// (go-amqp's own amqps dial has none of its own).
+		tc := acc.tls.Clone()
+		tc.ServerName = u.Hostname()
+		tlsConn := tls.Client(nc, tc)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+		nc = tlsConn
+	}
+	sasl := amqp.SASLTypeAnonymous()
+	if acc.user != "" {
+		sasl = amqp.SASLTypePlain(acc.user, acc.password)
+	}
 	conn, err := amqp.NewConn(ctx, nc, &amqp.ConnOptions{
-		SASLType: amqp.SASLTypeAnonymous(), IdleTimeout: 2 * time.Second, ContainerID: name,
+		SASLType: sasl, IdleTimeout: 2 * time.Second, ContainerID: name,
 		HostName: u.Hostname(),
 	})
 	if err != nil {
