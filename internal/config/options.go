@@ -142,6 +142,18 @@ func (o *Options) ACLFilePath() string {
 	return filepath.Join(o.DataDir, o.ACLFile)
 }
 
+// ListensPlain reports whether the broker listens for plain AMQP:
+// listen-disable does not name tcp. Tools that reach the local broker go
+// over TLS (its ssl-port) when it does not.
+func (o *Options) ListensPlain() bool {
+	for _, t := range o.ListenDisable {
+		if strings.EqualFold(t, "tcp") {
+			return false
+		}
+	}
+	return true
+}
+
 // StorePath is the directory of the durable store: store-dir if set, else
 // data-dir; "" when there is none (no-data-dir without store-dir).
 func (o *Options) StorePath() string {

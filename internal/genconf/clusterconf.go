@@ -170,11 +170,10 @@ func (s *Spec) ClusterConf() []byte {
 	w.line("")
 	w.open("<resources>")
 	if s.tls.only {
-		w.comment("The brokers listen for TLS only (ssl_only): the scripts reach the local",
-			"broker at QPID_BROKER, which must be ssl:localhost on every node (in",
-			"/etc/sysconfig/qpidd or /etc/default/qpidd); qpid-ha and qpidd-primary",
-			"then take the port (ssl-port), the CA (ssl-ca-file) and the client",
-			fmt.Sprintf("certificate (ssl-cert-file, ssl-key-file) from %s.", s.configPath()))
+		w.comment("The brokers listen for TLS only (ssl_only): qpid-ha and qpidd-primary",
+			"reach the local broker at ssl:localhost by themselves, with the port",
+			"(ssl-port), the CA (ssl-ca-file) and the client certificate",
+			fmt.Sprintf("(ssl-cert-file, ssl-key-file) of %s.", s.configPath()))
 		w.line("")
 	}
 	w.comment("This script starts a qpidd broker acting as a backup.")

@@ -125,5 +125,5 @@
 // in no node's subnet), TLS (a certificate without a key or the reverse, TLS
 // keys without a certificate, relative paths, EXTERNAL without TLS or a CA;
 // warnings: the subjectAltNames and key usages each certificate needs, plain
-// TCP left open with auth, rgmanager's QPID_BROKER with ssl_only).
+// TCP left open with auth).
 package genconf

@@ -237,8 +237,6 @@ func TestWarnings(t *testing.T) {
 			`broker.ssl_ca_file: not set: the brokers verify each other's certificates`},
 		{"tls but plain tcp open", edit(t, "auth = false\n", "auth = true\nha_username = \"u\"\nssl_cert_file = \"/b.pem\"\nssl_key_file = \"/k\"\nssl_ca_file = \"/ca\"\n"),
 			`broker.ssl_only: not set: clients may still log in over plain TCP`},
-		{"tls only and rgmanager", edit(t, "auth = false\n", "auth = false\nssl_cert_file = \"/b.pem\"\nssl_key_file = \"/k\"\nssl_ca_file = \"/ca\"\nssl_only = true\n"),
-			`broker.ssl_only: rgmanager (cluster.conf): the init scripts reach the broker at QPID_BROKER; set QPID_BROKER=ssl:localhost`},
 		{"unknown agent param", base + "\n[pacemaker.agent_params]\ntimout = 3\n",
 			`pacemaker.agent_params.timout: ocf:qpid:qpidd has no parameter "timout" (did you mean "timeout"?)`},
 	}

@@ -216,7 +216,7 @@ func TestTLS(t *testing.T) {
 		"\nlisten-disable=tcp\n",
 		"\nrequire-encryption=yes\n")
 	wantLines(t, "pcs-setup.sh", files[PcsScriptName], " ssl=yes ssl_port=5000 ")
-	wantLines(t, "cluster.conf", files[ClusterConfName], "must be ssl:localhost on every node")
+	wantLines(t, "cluster.conf", files[ClusterConfName], "reach the local broker at ssl:localhost by themselves")
 	if len(s.Warnings) == 0 {
 		t.Error("no warnings")
 	}
@@ -235,7 +235,7 @@ func TestTLS(t *testing.T) {
 		}
 	}
 	if strings.Contains(files[ClusterConfName], "ssl:localhost") {
-		t.Error("cluster.conf without ssl_only asks for QPID_BROKER=ssl:localhost")
+		t.Error("cluster.conf without ssl_only speaks of ssl:localhost")
 	}
 
 	// Without TLS nothing changes.

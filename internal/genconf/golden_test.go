@@ -113,14 +113,13 @@ func firstDiff(a, b string) string {
 
 // TestExamplesWarnings: the lab's description is clean; the manual's only
 // warns that it has no fencing, the TLS example also about the certificates'
-// names and rgmanager's QPID_BROKER.
+// names.
 func TestExamplesWarnings(t *testing.T) {
 	want := map[string][]string{
-		"lab":    nil,
-		"manual": {"no fencing"},
-		"tls":    {"subjectAltNames", "QPID_BROKER=ssl:localhost", "no fencing"},
-		// The lab runs Pacemaker only.
-		"lab-tls": {"subjectAltNames", "QPID_BROKER=ssl:localhost"},
+		"lab":     nil,
+		"manual":  {"no fencing"},
+		"tls":     {"subjectAltNames", "no fencing"},
+		"lab-tls": {"subjectAltNames"},
 	}
 	for name, path := range examples(t) {
 		s, _ := generate(t, path)

@@ -265,13 +265,8 @@ func (c *checker) checkTLS(s *Spec, port int64) {
 	c.warnf("broker.ssl_cert_file", "each node's certificate must name, as subjectAltNames (the CN is not checked), its own address, the VIP and localhost: %s; "+
 		"and allow both the serverAuth and clientAuth extended key usages: the brokers present it on their links to each other, and the resource agent and init scripts reach the broker at ssl:localhost",
 		strings.Join(names, ", "))
-	if s.tls.only {
-		c.warnf("broker.ssl_only", "rgmanager (cluster.conf): the init scripts reach the broker at QPID_BROKER; set QPID_BROKER=ssl:localhost in each node's /etc/sysconfig/qpidd (or /etc/default/qpidd); the Pacemaker agent gets ssl=yes")
-	} else {
-		auth := b.Auth == nil || *b.Auth
-		if auth {
-			c.warnf("broker.ssl_only", "not set: clients may still log in over plain TCP on broker.port (set ssl_only = true to refuse it)")
-		}
+	if auth := b.Auth == nil || *b.Auth; !s.tls.only && auth {
+		c.warnf("broker.ssl_only", "not set: clients may still log in over plain TCP on broker.port (set ssl_only = true to refuse it)")
 	}
 }
 

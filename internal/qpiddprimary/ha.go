@@ -42,7 +42,8 @@ type tlsFiles struct{ cert, key, ca string }
 
 // Target works out the local broker's address: -b (broker), else
 // QPID_BROKER, else localhost (the broker's first --interface if it is an
-// IP address) with the broker's port; the port and the HA credentials
+// IP address) with the broker's port (ssl: and its ssl-port when it has
+// listen-disable tcp); the port and the HA credentials
 // (ha-username, ha-password, ha-mechanism, unless auth=no) come from the
 // broker's own command line (QPID_CONFIG, QPIDD_OPTIONS), so they are the
 // ones it runs with. For ssl: addresses, the TLS files not given in tf are
@@ -57,7 +58,12 @@ func (s *Settings) Target(broker string, tf tlsFiles, environ []string) (*target
 		broker = s.Broker
 	}
 	if broker == "" {
-		if opts.Port == 0 {
+		// An SSL-only broker (listen-disable tcp) is reached over TLS.
+		port, scheme := opts.Port, ""
+		if !opts.ListensPlain() {
+			port, scheme = opts.SSLPort, "ssl:"
+		}
+		if port == 0 {
 			return nil, errors.New("the broker's port is 0 (any free port): set QPID_BROKER, or give -b")
 		}
 		host := "localhost"
@@ -66,7 +72,7 @@ func (s *Settings) Target(broker string, tf tlsFiles, environ []string) (*target
 				host = ip.String()
 			}
 		}
-		broker = net.JoinHostPort(host, strconv.Itoa(opts.Port))
+		broker = scheme + net.JoinHostPort(host, strconv.Itoa(port))
 	} else if !strings.Contains(broker, "://") && !hasPort(broker) {
 		port := opts.Port
 		if strings.Contains(broker, "ssl:") {

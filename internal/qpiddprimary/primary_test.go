@@ -463,6 +463,12 @@ func TestTargetTLS(t *testing.T) {
 	if _, err = s.Target("", tlsFiles{ca: filepath.Join(dir, "missing.pem")}, cleanEnv()); err == nil {
 		t.Fatal("a missing --ssl-ca-file: no error")
 	}
+	// An SSL-only broker: localhost over TLS at its ssl-port, with no
+	// QPID_BROKER or -b.
+	write(t, conf, "port=5999\nssl-port=5998\nlisten-disable=tcp\nrequire-encryption=yes\nauth=no\nssl-ca-file="+ca.CertFile+"\nssl-cert-file="+srv.CertFile+"\nssl-key-file="+srv.KeyFile+"\n", 0o644)
+	if tg, err = s.Target("", tlsFiles{}, cleanEnv()); err != nil || tg.url != "ssl:localhost:5998" || tg.opts.TLSConfig == nil {
+		t.Fatalf("an SSL-only broker: %+v %v", tg, err)
+	}
 	inv, err := parseArgs([]string{"--ssl-ca-file", "ca.pem", "--ssl-certificate=c.pem", "--ssl-key", "k.pem", "status"})
 	if err != nil || inv.tls != (tlsFiles{cert: "c.pem", key: "k.pem", ca: "ca.pem"}) || inv.action != "status" {
 		t.Fatalf("parseArgs: %+v %v", inv, err)

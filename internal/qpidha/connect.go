@@ -52,6 +52,10 @@ func connectionSettings(c *cli.Context, environ []string) (*settings, error) {
 	s.broker = c.String(optBroker)
 	if s.broker == "" {
 		s.broker = defaultHost
+		if conf != nil && !conf.ListensPlain() {
+			// --config's broker listens for TLS only.
+			s.broker = "ssl:" + defaultHost
+		}
 	}
 	target, err := client.ParseURL(s.broker)
 	if err != nil {

@@ -53,3 +53,32 @@ func TestPrimaryOverTLS(t *testing.T) {
 	n.expect(0, "qpidd-primary", "stop")
 	n.expect(3, "qpidd-primary", "status")
 }
+
+// TestSSLOnlyNeedsNoBrokerAddress: with listen-disable=tcp in qpidd.conf,
+// qpidd-primary and the init script's qpid-ha reach the local broker at
+// ssl:localhost and its ssl-port by themselves: no QPID_BROKER.
+func TestSSLOnlyNeedsNoBrokerAddress(t *testing.T) {
+	ports := qpiddtest.FreePorts(t, 2)
+	n := newNode(t, "node1", nodeConfig{port: ports[0], brokersURL: "ssl:127.0.0.1:" + strconv.Itoa(ports[1])})
+	ca := testpki.NewCA(t, n.dir, "test")
+	srv := ca.Broker(t, "broker")
+	f, err := os.OpenFile(n.conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("ssl-port=" + strconv.Itoa(ports[1]) + "\nssl-cert-file=" + srv.CertFile + "\nssl-key-file=" + srv.KeyFile +
+		"\nssl-ca-file=" + ca.CertFile + "\nlisten-disable=tcp\nrequire-encryption=yes\n")
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := n.expect(0, "qpidd-primary", "start"); !strings.Contains(r.stdout, "is primary") {
+		t.Errorf("start: %s", r)
+	}
+	if r := n.expect(0, "qpidd-primary", "status"); !strings.Contains(r.stdout, "qpidd is primary") {
+		t.Errorf("status: %s", r)
+	}
+	n.expect(0, "qpidd", "status")
+	n.expect(0, "qpidd-primary", "stop")
+	n.expect(3, "qpidd-primary", "status")
+}

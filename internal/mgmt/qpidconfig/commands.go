@@ -90,6 +90,9 @@ func connection(c *cli.Context, timeout time.Duration) (client.Options, string, 
 	}
 	if !c.IsSet("broker") && !c.IsSet("broker-addr") {
 		broker = "localhost"
+		if !conf.ListensPlain() {
+			broker = "ssl:localhost" // --config's broker listens for TLS only
+		}
 	}
 	target, err := client.ParseURL(broker)
 	if err != nil {

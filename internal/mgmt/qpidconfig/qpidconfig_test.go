@@ -394,6 +394,14 @@ func TestConfigFile(t *testing.T) {
 	if code, _, errOut := qpidConfig(t, "--ssl-ca-file", dir+"/ca.pem", "-b", addr.String(), "queues"); code != 1 || !strings.Contains(errOut, "ca.pem") {
 		t.Fatalf("a missing --ssl-ca-file: %d %q", code, errOut)
 	}
+	// A broker with listen-disable=tcp is reached at ssl:localhost and its
+	// ssl-port (here a closed one), not at the plain port that answers.
+	if err := os.WriteFile(conf, []byte(text+"listen-disable=tcp\nssl-port=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := qpidConfig(t, "--config", conf, "queues"); code != 1 || !strings.Contains(errOut, "localhost:1:") {
+		t.Fatalf("an SSL-only broker of --config: %d %q", code, errOut)
+	}
 	// With auth=yes, ha-username and ha-mechanism are used.
 	if err := os.WriteFile(conf, []byte("port="+port+"\nauth=yes\nha-username=admin\nha-password=x\nha-mechanism=SCRAM-SHA-256\n"), 0o600); err != nil {
 		t.Fatal(err)
