@@ -487,3 +487,53 @@ func TestFailoverClientDedupWindow(t *testing.T) {
 		t.Errorf("left on the queue: %q", m.GetData())
 	}
 }
+
+// TestFailoverClientLearnsServerList: given only the primary's address,
+// the package learns the others from the failover-server-list the primary
+// advertises (its ha-public-url), and fails over to one of them when the
+// primary is killed.
+func TestFailoverClientLearnsServerList(t *testing.T) {
+	ports := qpiddtest.FreePorts(t, 3)
+	var public []string
+	for _, p := range ports {
+		public = append(public, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	var bs []*qpiddtest.Broker
+	for _, p := range ports {
+		bs = append(bs, qpiddtest.Start(t, "--port", fmt.Sprint(p), "--interface", "127.0.0.1", "--ha-cluster", "yes",
+			"--ha-brokers-url", strings.Join(public, ","), "--ha-public-url", strings.Join(public, ","),
+			"--ha-replicate", "all", "--queue-patterns", ".*", "--link-maintenance-interval", "0.1", "--link-heartbeat-interval", "2"))
+	}
+	if err := qpiddtest.Promote(t, bs[0]); err != nil {
+		t.Fatal(err)
+	}
+	qpiddtest.WaitStatus(t, bs[1], "ready", 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := fo.Dial(ctx, []string{bs[0].URL()}, &fo.Options{
+		ConnOptions: &amqp.ConnOptions{SASLType: amqp.SASLTypeAnonymous(), IdleTimeout: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if got := strings.Join(conn.Addresses(), " "); !strings.Contains(got, public[1]) || !strings.Contains(got, public[2]) {
+		t.Fatalf("addresses after connecting to the primary: %s; want the advertised %v", got, public)
+	}
+	snd, err := conn.NewSender(ctx, "learned", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Send(ctx, amqp.NewMessage([]byte("before"))); err != nil {
+		t.Fatal(err)
+	}
+	bs[0].Kill()
+	if err := qpiddtest.Promote(t, bs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Send(ctx, amqp.NewMessage([]byte("after"))); err != nil {
+		t.Fatalf("send after the primary died: %v", err)
+	}
+	if a := conn.Address(); !strings.Contains(a, public[1]) {
+		t.Fatalf("connected to %q, want the promoted %s", a, public[1])
+	}
+}
