@@ -194,6 +194,7 @@ lab-tools: deb
 	dpkg --force-confdef --force-confold -i $$(ls $(CURDIR)/dist/qpidha_*_amd64.deb | tail -n 1)
 	$(LAB) deps
 	$(GO) build -o $(BIN)/ ./tests/lab/qpidlab-hostd ./tests/lab/qpidlab-run
+	g++ -O2 -Wall -o $(BIN)/stock-send-cpp tests/lab/clients/stock-send.cpp -lqpid-proton-cpp
 
 lab-up: lab-tools
 	$(LAB) down
@@ -217,7 +218,7 @@ lab-test-tls: lab-tools
 # scenarios; lab-clients gives them more trials of those faults alone.
 LAB_CLIENTS_TRIALS ?= initial=1,sigkill=20,crash=5,partition=10
 lab-clients: lab-tools
-	$(LAB) test -trials '$(LAB_CLIENTS_TRIALS)'
+	$(LAB) test -trials '$(LAB_CLIENTS_TRIALS)' -stock-clients all
 
 lab-soak: lab-tools
 	$(LAB) test -trials initial=1 -soak $(DURATION) -seed $(SEED)

@@ -6,7 +6,9 @@
 #   lab.sh deps               install Debian's pacemaker, corosync, pcs,
 #                             resource-agents, libxml2-utils (no daemon is
 #                             left running by the installation), and rhea
-#                             3.0.5 from npm for the stock rhea client
+#                             3.0.5 from npm for the stock rhea client;
+#                             python3-qpid-proton, libqpid-proton-cpp12-dev
+#                             and g++ for the stock proton clients
 #   lab.sh up                 network, nodes, quorum, fencing, the qpidd
 #                             clone and the VIP (the project must be built
 #                             and installed first: make install)
@@ -61,7 +63,7 @@ CLIENT_IP=$NET.100
 NODES="1 2 3"
 SOCK=$STATE/fence.sock
 FENCE_AGENT=/usr/sbin/fence_qpidlab
-PACKAGES="pacemaker corosync pcs resource-agents libxml2-utils python3-qpid-proton"
+PACKAGES="pacemaker corosync pcs resource-agents libxml2-utils python3-qpid-proton libqpid-proton-cpp12-dev g++"
 # The stock rhea client's library (deps_npm).
 NPM_DIR=${QPIDLAB_NPM:-/var/tmp/qpidlab-npm}
 RHEA_VERSION=3.0.5

@@ -77,7 +77,7 @@ func main() {
 	flag.Int64Var(&o.seed, "seed", 0, "the soak's seed (0: from the clock; the run log says which)")
 	var stockScenarios, stockClients string
 	flag.StringVar(&stockScenarios, "stock", "sigkill,crash,partition", "run the stock clients (proton, rhea, go failover; stock.go) in these scenarios (comma-separated; empty: none)")
-	flag.StringVar(&stockClients, "stock-clients", "", "only these stock clients (names as in the table, or a library: proton, rhea, go; default: all)")
+	flag.StringVar(&stockClients, "stock-clients", "", "only these stock clients (names as in the table, or a library: proton, cpp, rhea, go; all: every variant; default: each library's default and recommended settings)")
 	var caFile, user, password string
 	flag.IntVar(&port, "port", port, "the brokers' AMQP port (their ssl-port with -tls-ca)")
 	flag.StringVar(&caFile, "tls-ca", "", "the TLS lab: clients and tools use amqps (ssl: addresses), trusting this CA")
@@ -552,7 +552,7 @@ func (r *runner) trial(ctx context.Context, sc scenario, i int) trialResult {
 	}
 	tr.NewPrimary = nodeName(p2)
 	if r.stock != nil {
-		tr.Stock = r.stock.measure(ctx, t0, time.Now(), 60*time.Second)
+		tr.Stock = r.stock.measure(ctx, t0, time.Now(), 30*time.Second)
 	}
 	if sc.verify != nil {
 		if err := sc.verify(ctx); err != nil {

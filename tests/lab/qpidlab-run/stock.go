@@ -35,6 +35,9 @@ type stockSpec struct {
 	argv     []string
 	goOpts   *failover.Options // the go failover package (argv nil)
 	goAddrs  []string
+	// more: only with -stock-clients all (lab-clients): the variants
+	// beyond each library's default and recommended settings.
+	more bool
 }
 
 const stockQueue = "qpidlab-probe" // the probe's receiver drains it
@@ -53,6 +56,9 @@ func (r *runner) stockSpecs() []stockSpec {
 		}
 		return append(a, args...)
 	}
+	cpp := func(addrs []string, args ...string) []string {
+		return append([]string{filepath.Join(r.o.repo, "bin", "stock-send-cpp"), strings.Join(addrs, ","), stockQueue}, args...)
+	}
 	js := func(addrs []string, opts string) []string {
 		return []string{"node", filepath.Join(clients, "stock-send.js"), strings.Join(addrs, ","), stockQueue, opts}
 	}
@@ -61,17 +67,29 @@ func (r *runner) stockSpecs() []stockSpec {
 			argv: py([]string{vipAddr}, "--heartbeat", "10")},
 		{name: "proton/rec-vip", settings: `connect("VIP:5672", heartbeat=1, reconnect=Backoff(initial=0.05, factor=2, max_delay=0.25))`,
 			argv: py([]string{vipAddr}, "--heartbeat", "1", "--backoff", "0.05,2,0.25")},
-		{name: "proton/rec-nodes", settings: `connect(urls=[node1, node2, node3], heartbeat=1, reconnect=Backoff(initial=0.05, factor=2, max_delay=0.25))`,
+		{name: "proton/cap1-vip", more: true, settings: `connect("VIP:5672", heartbeat=2, reconnect=Backoff(initial=0.1, factor=2, max_delay=1))`,
+			argv: py([]string{vipAddr}, "--heartbeat", "2", "--backoff", "0.1,2,1")},
+		{name: "proton/rec-nodes", more: true, settings: `connect(urls=[node1, node2, node3], heartbeat=1, reconnect=Backoff(initial=0.05, factor=2, max_delay=0.25))`,
 			argv: py(nodeAddrs, "--heartbeat", "1", "--backoff", "0.05,2,0.25")},
+		{name: "cpp/default", settings: `proton C++: container.connect("VIP:5672", connection_options().idle_timeout(duration(10000)).reconnect(reconnect_options())): its default reconnect (10 ms doubling, no maximum)`,
+			argv: cpp([]string{vipAddr}, "10000")},
+		{name: "cpp/rec-vip", settings: `proton C++: connect("VIP:5672", connection_options().idle_timeout(duration(1000)).reconnect(reconnect_options().delay(duration(50)).delay_multiplier(2).max_delay(duration(250))))`,
+			argv: cpp([]string{vipAddr}, "1000", "50", "250")},
+		{name: "cpp/cap1-vip", more: true, settings: `proton C++: connect("VIP:5672", connection_options().idle_timeout(duration(2000)).reconnect(reconnect_options().delay(duration(100)).delay_multiplier(2).max_delay(duration(1000))))`,
+			argv: cpp([]string{vipAddr}, "2000", "100", "1000")},
+		{name: "cpp/rec-nodes", more: true, settings: `proton C++: the same to node1 with .failover_urls({node2, node3})`,
+			argv: cpp(nodeAddrs, "1000", "50", "250")},
 		{name: "rhea/default", settings: `connect({host: VIP, port: 5672, idle_time_out: 10000}), rhea's default reconnect (100 ms doubling to 60 s)`,
 			argv: js([]string{vipAddr}, `{"idle_time_out": 10000}`)},
-		{name: "rhea/rec-vip", settings: `connect({host: VIP, port: 5672, idle_time_out: 1000, initial_reconnect_delay: 50, max_reconnect_delay: 250})`,
+		{name: "rhea/rec-vip", more: true, settings: `connect({host: VIP, port: 5672, idle_time_out: 1000, initial_reconnect_delay: 50, max_reconnect_delay: 250})`,
 			argv: js([]string{vipAddr}, `{"idle_time_out": 1000, "initial_reconnect_delay": 50, "max_reconnect_delay": 250}`)},
 		{name: "rhea/rec-nodes", settings: `the same with connection_details cycling node1, node2, node3`,
 			argv: js(nodeAddrs, `{"idle_time_out": 1000, "initial_reconnect_delay": 50, "max_reconnect_delay": 250}`)},
+		{name: "rhea/cap1-vip", more: true, settings: `connect({host: VIP, port: 5672, idle_time_out: 2000, initial_reconnect_delay: 100, max_reconnect_delay: 1000})`,
+			argv: js([]string{vipAddr}, `{"idle_time_out": 2000, "initial_reconnect_delay": 100, "max_reconnect_delay": 1000}`)},
 		{name: "go/default", settings: `failover.Dial([VIP], nil options): its defaults (IdleTimeout 10 s, ConnectTimeout 5 s, Backoff 0, 100 ms ... 2 s)`,
 			goAddrs: []string{acc.clientURL(vip)}, goOpts: &failover.Options{}},
-		{name: "go/rec-nodes", settings: `failover.Dial([node1, node2, node3], IdleTimeout 1 s, ConnectTimeout 250 ms, Backoff{Initial: 50 ms, Max: 250 ms})`,
+		{name: "go/rec-nodes", more: true, settings: `failover.Dial([node1, node2, node3], IdleTimeout 1 s, ConnectTimeout 250 ms, Backoff{Initial: 50 ms, Max: 250 ms})`,
 			goAddrs: []string{acc.clientURL(nodeIP(1)), acc.clientURL(nodeIP(2)), acc.clientURL(nodeIP(3))},
 			goOpts: &failover.Options{ConnOptions: &amqp.ConnOptions{IdleTimeout: time.Second}, ConnectTimeout: 250 * time.Millisecond,
 				Backoff: failover.Backoff{Initial: 50 * time.Millisecond, Max: 250 * time.Millisecond}}},
@@ -79,28 +97,32 @@ func (r *runner) stockSpecs() []stockSpec {
 	for _, s := range specs {
 		stockSettings[s.name] = s.settings
 	}
-	if len(r.o.stockClients) == 0 {
-		return specs
-	}
 	var sel []stockSpec
 	for _, s := range specs {
-		if slices.ContainsFunc(r.o.stockClients, func(p string) bool { return s.name == p || strings.HasPrefix(s.name, p+"/") }) {
+		if len(r.o.stockClients) == 0 && !s.more || slices.Contains(r.o.stockClients, "all") || slices.ContainsFunc(r.o.stockClients, func(p string) bool { return s.name == p || strings.HasPrefix(s.name, p+"/") }) {
 			sel = append(sel, s)
 		}
 	}
 	return sel
 }
 
-// stockClient is one running stock client.
+// stockClient is one running stock client. A client process that ends by
+// itself (proton python 0.37 can die of an AttributeError in its own IO
+// handler during a reconnect) is started again at once, as a supervisor
+// would, and counted: its outage runs until the new one sends.
 type stockClient struct {
 	spec   stockSpec
 	logf   func(string, ...any)
-	cmd    *exec.Cmd
 	cancel context.CancelFunc
 	done   chan struct{}
 
 	mu       sync.Mutex
 	accepted []time.Time
+	cmd      *exec.Cmd // the process running (nil: none)
+	stopping bool
+	crashes  int // processes that ended by themselves
+	// crashesSeen: crashes already counted in a trial
+	crashesSeen int
 }
 
 func startStock(spec stockSpec, logf func(string, ...any)) (*stockClient, error) {
@@ -111,44 +133,80 @@ func startStock(spec stockSpec, logf func(string, ...any)) (*stockClient, error)
 		go c.runGo(ctx)
 		return c, nil
 	}
+	if _, err := exec.LookPath(spec.argv[0]); err != nil {
+		return nil, fmt.Errorf("%s: %v", spec.name, err)
+	}
+	go func() {
+		defer close(c.done)
+		for {
+			err := c.runProcess()
+			c.mu.Lock()
+			stopping := c.stopping
+			if !stopping {
+				c.crashes++
+			}
+			c.mu.Unlock()
+			if stopping {
+				return
+			}
+			logf("stock %s ended by itself (%v): starting it again", spec.name, err)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	return c, nil
+}
+
+// runProcess runs the client's process until it ends.
+func (c *stockClient) runProcess() error {
+	spec, logf := c.spec, c.logf
 	cmd := exec.Command(spec.argv[0], spec.argv[1:]...)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(envOr("QPIDLAB_NPM", "/var/tmp/qpidlab-npm"), "node_modules"))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return nil, err
+		return err
+	}
+	c.mu.Lock()
+	if c.stopping {
+		c.mu.Unlock()
+		return nil
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%s: %v", spec.name, err)
+		c.mu.Unlock()
+		return err
 	}
 	c.cmd = cmd
+	c.mu.Unlock()
+	errDone := make(chan struct{})
 	go func() {
+		defer close(errDone)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			logf("stock %s: %s", spec.name, sc.Text())
 		}
 	}()
-	go func() {
-		defer close(c.done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) != 2 || f[0] != "accepted" {
-				continue
-			}
-			ns, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				continue
-			}
-			c.add(time.Unix(0, ns))
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 || f[0] != "accepted" {
+			continue
 		}
-		err := cmd.Wait()
-		logf("stock %s (pid %d) ended: %v", spec.name, cmd.Process.Pid, err)
-	}()
-	return c, nil
+		ns, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		c.add(time.Unix(0, ns))
+	}
+	<-errDone
+	err = cmd.Wait()
+	c.mu.Lock()
+	c.cmd = nil
+	c.mu.Unlock()
+	logf("stock %s (pid %d) ended: %v", spec.name, cmd.Process.Pid, err)
+	return err
 }
 
 func (c *stockClient) add(t time.Time) {
@@ -204,12 +262,16 @@ func (c *stockClient) stop() {
 	if c.cancel != nil {
 		c.cancel()
 	}
-	if c.cmd != nil && c.cmd.Process != nil {
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	c.mu.Lock()
+	c.stopping = true
+	cmd := c.cmd
+	c.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-c.done:
 		case <-time.After(5 * time.Second):
-			_ = c.cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 		}
 	}
 	<-c.done
@@ -280,6 +342,9 @@ func (s *stockSet) stop() {
 type stockOutage struct {
 	Outage float64 `json:"outage_seconds"`
 	Error  string  `json:"error,omitempty"`
+	// Crashes: the client's processes that ended by themselves (and were
+	// started again) during the trial.
+	Crashes int `json:"crashes,omitempty"`
 }
 
 // measure waits (up to wait) until every client had an acceptance after
@@ -288,6 +353,10 @@ func (s *stockSet) measure(ctx context.Context, t0, end time.Time, wait time.Dur
 	res := map[string]stockOutage{}
 	deadline := time.Now().Add(wait)
 	for _, c := range s.clients {
+		c.mu.Lock()
+		crashes := c.crashes - c.crashesSeen
+		c.crashesSeen = c.crashes
+		c.mu.Unlock()
 		var resume time.Time
 		for {
 			if resume = c.firstAfter(end); !resume.IsZero() || time.Now().After(deadline) || ctx.Err() != nil {
@@ -296,11 +365,11 @@ func (s *stockSet) measure(ctx context.Context, t0, end time.Time, wait time.Dur
 			time.Sleep(50 * time.Millisecond)
 		}
 		if resume.IsZero() {
-			res[c.spec.name] = stockOutage{Outage: time.Since(t0).Seconds(),
+			res[c.spec.name] = stockOutage{Outage: time.Since(t0).Seconds(), Crashes: crashes,
 				Error: fmt.Sprintf("no message accepted within %v of the fault", time.Since(t0).Round(time.Second))}
 			continue
 		}
-		res[c.spec.name] = stockOutage{Outage: c.outage(t0, resume).Seconds()}
+		res[c.spec.name] = stockOutage{Outage: c.outage(t0, resume).Seconds(), Crashes: crashes}
 	}
 	return res
 }
@@ -311,6 +380,7 @@ type stockStats struct {
 	Settings string  `json:"settings"`
 	Trials   int     `json:"trials"`
 	Stalled  int     `json:"stalled"` // trials without a resume within the wait
+	Crashes  int     `json:"crashes"` // client processes that died (restarted)
 	P50      float64 `json:"outage_p50_seconds"`
 	Max      float64 `json:"outage_max_seconds"`
 	// Outages, in trial order (a stalled trial counts its wait).
@@ -337,6 +407,7 @@ func stockStatsOf(trials []trialResult) []stockStats {
 			if o.Error != "" {
 				st.Stalled++
 			}
+			st.Crashes += o.Crashes
 			st.Outages = append(st.Outages, o.Outage)
 		}
 	}
@@ -364,7 +435,7 @@ func stockTable(results []*scenarioResult) string {
 		}
 		if b.Len() == 0 {
 			b.WriteString("\nclient-visible outage (the longest time without an accepted message, from the fault until the client sends again; stock clients send every 20 ms with only their library's reconnect)\n\n")
-			b.WriteString("| fault | client | trials | outage p50 s | max s | stalled |\n|---|---|---|---|---|---|\n")
+			b.WriteString("| fault | client | trials | outage p50 s | max s | stalled | crashed |\n|---|---|---|---|---|---|---|\n")
 		}
 		var gaps []float64
 		for _, t := range res.Trials {
@@ -374,10 +445,10 @@ func stockTable(results []*scenarioResult) string {
 		}
 		slices.Sort(gaps)
 		if len(gaps) > 0 {
-			fmt.Fprintf(&b, "| %s | probe (go-amqp, 250 ms connect timeout) | %d | %.2f | %.2f | - |\n", res.Name, len(gaps), percentile(gaps, 50), gaps[len(gaps)-1])
+			fmt.Fprintf(&b, "| %s | probe (go-amqp, 250 ms connect timeout) | %d | %.2f | %.2f | - | - |\n", res.Name, len(gaps), percentile(gaps, 50), gaps[len(gaps)-1])
 		}
 		for _, st := range res.Stock {
-			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %.2f | %d |\n", res.Name, st.Client, st.Trials, st.P50, st.Max, st.Stalled)
+			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %.2f | %d | %d |\n", res.Name, st.Client, st.Trials, st.P50, st.Max, st.Stalled, st.Crashes)
 			if !seen[st.Client] {
 				seen[st.Client] = true
 				notes = append(notes, fmt.Sprintf("- %s: %s", st.Client, st.Settings))
