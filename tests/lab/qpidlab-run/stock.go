@@ -36,7 +36,8 @@ type stockSpec struct {
 	goOpts   *failover.Options // the go failover package (argv nil)
 	goAddrs  []string
 	// more: only with -stock-clients all (lab-clients): the variants
-	// beyond each library's default and recommended settings.
+	// beyond each library's default and recommended settings (the
+	// recommendations are the lab's measurements: tests/lab/README.md).
 	more bool
 }
 
@@ -65,9 +66,9 @@ func (r *runner) stockSpecs() []stockSpec {
 	specs := []stockSpec{
 		{name: "proton/default", settings: `connect("VIP:5672", heartbeat=10), proton's default reconnect (Backoff: 0, 0.1, 0.2 ... 10 s)`,
 			argv: py([]string{vipAddr}, "--heartbeat", "10")},
-		{name: "proton/rec-vip", settings: `connect("VIP:5672", heartbeat=1, reconnect=Backoff(initial=0.05, factor=2, max_delay=0.25))`,
+		{name: "proton/rec-vip", more: true, settings: `connect("VIP:5672", heartbeat=1, reconnect=Backoff(initial=0.05, factor=2, max_delay=0.25))`,
 			argv: py([]string{vipAddr}, "--heartbeat", "1", "--backoff", "0.05,2,0.25")},
-		{name: "proton/cap1-vip", more: true, settings: `connect("VIP:5672", heartbeat=2, reconnect=Backoff(initial=0.1, factor=2, max_delay=1))`,
+		{name: "proton/cap1-vip", settings: `connect("VIP:5672", heartbeat=2, reconnect=Backoff(initial=0.1, factor=2, max_delay=1))`,
 			argv: py([]string{vipAddr}, "--heartbeat", "2", "--backoff", "0.1,2,1")},
 		{name: "proton/rec-nodes", more: true, settings: `connect(urls=[node1, node2, node3], heartbeat=1, reconnect=Backoff(initial=0.05, factor=2, max_delay=0.25))`,
 			argv: py(nodeAddrs, "--heartbeat", "1", "--backoff", "0.05,2,0.25")},
@@ -89,7 +90,7 @@ func (r *runner) stockSpecs() []stockSpec {
 			argv: js([]string{vipAddr}, `{"idle_time_out": 2000, "initial_reconnect_delay": 100, "max_reconnect_delay": 1000}`)},
 		{name: "go/default", settings: `failover.Dial([VIP], nil options): its defaults (IdleTimeout 10 s, ConnectTimeout 5 s, Backoff 0, 100 ms ... 2 s)`,
 			goAddrs: []string{acc.clientURL(vip)}, goOpts: &failover.Options{}},
-		{name: "go/rec-nodes", more: true, settings: `failover.Dial([node1, node2, node3], IdleTimeout 1 s, ConnectTimeout 250 ms, Backoff{Initial: 50 ms, Max: 250 ms})`,
+		{name: "go/rec-nodes", settings: `failover.Dial([node1, node2, node3], IdleTimeout 1 s, ConnectTimeout 250 ms, Backoff{Initial: 50 ms, Max: 250 ms})`,
 			goAddrs: []string{acc.clientURL(nodeIP(1)), acc.clientURL(nodeIP(2)), acc.clientURL(nodeIP(3))},
 			goOpts: &failover.Options{ConnOptions: &amqp.ConnOptions{IdleTimeout: time.Second}, ConnectTimeout: 250 * time.Millisecond,
 				Backoff: failover.Backoff{Initial: 50 * time.Millisecond, Max: 250 * time.Millisecond}}},
