@@ -26,6 +26,7 @@ help:
 	@echo "make lab-test   a real 3-node Pacemaker/Corosync lab in namespaces: failover scenarios and times (root)"
 	@echo "make lab-test-tls  the lab SSL-only with authentication (lab-tls.toml): sigkill and partition over amqps (root)"
 	@echo "make lab-soak   the lab under random faults for DURATION (default 10m), then the total-queue check (root)"
+	@echo "make lab-clients  the lab's client-visible outages: stock proton, rhea and go failover clients, more trials (root)"
 
 setup:
 	@scripts/setup.sh build
@@ -186,13 +187,14 @@ LAB             := tests/lab/lab.sh
 LAB_TRIALS      ?= initial=1,fence=1,sigkill=10,sigstop=3,crash=10,partition=10,move=3,backup-restart=2,restart-all=1
 DURATION        ?= 10m
 SEED            ?= 0
-.PHONY: lab-tools lab-up lab-down lab-test lab-test-tls lab-soak
+.PHONY: lab-tools lab-up lab-down lab-test lab-test-tls lab-soak lab-clients
 # The lab runs the built .deb, installed on this host (which every lab node
 # shares); local settings a make install left are kept (--force-confold).
 lab-tools: deb
 	dpkg --force-confdef --force-confold -i $$(ls $(CURDIR)/dist/qpidha_*_amd64.deb | tail -n 1)
 	$(LAB) deps
 	$(GO) build -o $(BIN)/ ./tests/lab/qpidlab-hostd ./tests/lab/qpidlab-run
+	g++ -O2 -Wall -o $(BIN)/stock-send-cpp tests/lab/clients/stock-send.cpp -lqpid-proton-cpp
 
 lab-up: lab-tools
 	$(LAB) down
@@ -210,6 +212,13 @@ lab-test: lab-tools
 LAB_TLS_TRIALS  ?= initial=1,sigkill=5,partition=5
 lab-test-tls: lab-tools
 	QPIDLAB_TLS=1 $(LAB) test -trials '$(LAB_TLS_TRIALS)'
+
+# The stock clients (proton, rhea, the go failover package; default and
+# recommended settings) also run in lab-test's sigkill, crash and partition
+# scenarios; lab-clients gives them more trials of those faults alone.
+LAB_CLIENTS_TRIALS ?= initial=1,sigkill=20,crash=5,partition=10
+lab-clients: lab-tools
+	$(LAB) test -trials '$(LAB_CLIENTS_TRIALS)' -stock-clients all
 
 lab-soak: lab-tools
 	$(LAB) test -trials initial=1 -soak $(DURATION) -seed $(SEED)

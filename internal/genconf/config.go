@@ -33,6 +33,10 @@ type Cluster struct {
 	Name          string `toml:"name"`
 	ConfigVersion *int64 `toml:"config_version"`
 	Transport     string `toml:"transport"`
+	// Corosync's totem timeouts (ms) for the pcs cluster setup hint;
+	// opt-in (nil: corosync's defaults).
+	TotemToken     *int64 `toml:"totem_token"`
+	TotemConsensus *int64 `toml:"totem_consensus"`
 }
 
 // Node is one [[node]].
@@ -490,6 +494,38 @@ func (c *checker) checkCluster(s *Spec) {
 	case "", "udp", "udpb", "udpu", "rdma":
 	default:
 		c.errorf("cluster.transport", "%q: cman's transport is one of udp (multicast, the default), udpb (broadcast), udpu (unicast), rdma", cl.Transport)
+	}
+	c.checkTotem(cl)
+}
+
+// DefaultTotemToken is corosync's token timeout (ms) when none is set.
+const DefaultTotemToken = 3000
+
+// checkTotem checks totem_token and totem_consensus: positive numbers of
+// milliseconds, and consensus at least 1.2 x token (corosync.conf(5): the
+// minimum; corosync's own default when consensus is not set).
+func (c *checker) checkTotem(cl Cluster) {
+	token := int64(DefaultTotemToken)
+	if cl.TotemToken != nil {
+		token = *cl.TotemToken
+		if token < 1 {
+			c.errorf("cluster.totem_token", "%d: must be a positive number of milliseconds (corosync's default is %d)", token, DefaultTotemToken)
+			return
+		}
+	}
+	if cl.TotemConsensus == nil {
+		return
+	}
+	cons := *cl.TotemConsensus
+	switch {
+	case cons < 1:
+		c.errorf("cluster.totem_consensus", "%d: must be a positive number of milliseconds (leave it out for corosync's default, 1.2 x totem_token)", cons)
+	case cons*5 < token*6:
+		what := "totem_token"
+		if cl.TotemToken == nil {
+			what = "corosync's default token"
+		}
+		c.errorf("cluster.totem_consensus", "%d: must be at least 1.2 x %s (%d ms): %d or more, or leave it out for corosync's default, 1.2 x the token", cons, what, token, (token*6+4)/5)
 	}
 }
 

@@ -35,6 +35,8 @@
 //	name            required; cman's cluster name, at most 15 of [A-Za-z0-9_-]
 //	config_version  cluster.conf config_version, default 1
 //	transport       cman transport: udp | udpb | udpu | rdma (cluster.conf only)
+//	totem_token     corosync token timeout, ms; opt-in, for the pcs cluster setup hint
+//	totem_consensus corosync consensus timeout, ms, >= 1.2 x totem_token; opt-in
 //
 //	[[node]]        at least 2; in nodeid order
 //	name            required; the cluster node name (uname -n), unique

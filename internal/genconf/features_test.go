@@ -251,3 +251,38 @@ func TestTLS(t *testing.T) {
 	_, files = render(t, text)
 	wantLines(t, "qpidd-n1.conf", files["qpidd-n1.conf"], "\nha-mechanism=EXTERNAL\n")
 }
+
+// TestTotem: the opt-in totem settings go into the pcs cluster setup hint,
+// in pcs 0.10+ syntax and pcs 0.9's.
+func TestTotem(t *testing.T) {
+	s, err := Parse("t.toml", []byte(edit(t, "name = \"t\"\n", "name = \"t\"\ntotem_token = 1000\ntotem_consensus = 1200\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(s.PcsScript())
+	for _, want := range []string{
+		"#   pcs cluster setup t n1 addr=10.0.0.1 n2 addr=10.0.0.2 n3 addr=10.0.0.3 totem token=1000 consensus=1200\n",
+		"#   pcs cluster setup --name t n1 n2 n3 --token 1000 --consensus 1200;\n",
+		"# on a running cluster: pcs cluster config update totem token=1000 consensus=1200, then\n",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("pcs-setup.sh has no %q:\n%s", want, script)
+		}
+	}
+	// The token alone: corosync computes consensus.
+	s, err = Parse("t.toml", []byte(edit(t, "name = \"t\"\n", "name = \"t\"\ntotem_token = 600\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if script := string(s.PcsScript()); !strings.Contains(script, "addr=10.0.0.3 totem token=600\n") || strings.Contains(script, "consensus") {
+		t.Errorf("token only:\n%s", script)
+	}
+	// Neither: no totem in the hint.
+	s, err = Parse("t.toml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if script := string(s.PcsScript()); strings.Contains(script, "totem") || strings.Contains(script, "--token") {
+		t.Errorf("no totem keys, but:\n%s", script)
+	}
+}

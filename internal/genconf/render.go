@@ -204,8 +204,26 @@ func (s *Spec) PcsScript() []byte {
 	sc.p("#")
 	sc.p("# The cluster must exist and run, e.g.:")
 	sc.p("#   pcs host auth %s", strings.Join(names, " "))
+	var totem, totem09 []string
+	if cl.TotemToken != nil {
+		totem = append(totem, fmt.Sprintf("token=%d", *cl.TotemToken))
+		totem09 = append(totem09, fmt.Sprintf("--token %d", *cl.TotemToken))
+	}
+	if cl.TotemConsensus != nil {
+		totem = append(totem, fmt.Sprintf("consensus=%d", *cl.TotemConsensus))
+		totem09 = append(totem09, fmt.Sprintf("--consensus %d", *cl.TotemConsensus))
+	}
+	if len(totem) > 0 {
+		setup = append(setup, "totem", strings.Join(totem, " "))
+	}
 	sc.p("#   pcs cluster setup %s %s", cl.Name, strings.Join(setup, " "))
 	sc.p("#   pcs cluster start --all")
+	if len(totem) > 0 {
+		sc.p("# (pcs 0.10 and later; pcs 0.9 takes the totem settings as options:")
+		sc.p("#   pcs cluster setup --name %s %s %s;", cl.Name, strings.Join(names, " "), strings.Join(totem09, " "))
+		sc.p("# on a running cluster: pcs cluster config update totem %s, then", strings.Join(totem, " "))
+		sc.p("# pcs cluster reload corosync.)")
+	}
 	sc.p("# and each node needs its qpidd-<node>.conf installed as %s.", s.configPath())
 	sc.p("set -eu")
 	sc.p("")

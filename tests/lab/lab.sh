@@ -5,7 +5,10 @@
 #
 #   lab.sh deps               install Debian's pacemaker, corosync, pcs,
 #                             resource-agents, libxml2-utils (no daemon is
-#                             left running by the installation)
+#                             left running by the installation), and rhea
+#                             3.0.5 from npm for the stock rhea client;
+#                             python3-qpid-proton, libqpid-proton-cpp12-dev
+#                             and g++ for the stock proton clients
 #   lab.sh up                 network, nodes, quorum, fencing, the qpidd
 #                             clone and the VIP (the project must be built
 #                             and installed first: make install)
@@ -60,7 +63,10 @@ CLIENT_IP=$NET.100
 NODES="1 2 3"
 SOCK=$STATE/fence.sock
 FENCE_AGENT=/usr/sbin/fence_qpidlab
-PACKAGES="pacemaker corosync pcs resource-agents libxml2-utils python3-qpid-proton"
+PACKAGES="pacemaker corosync pcs resource-agents libxml2-utils python3-qpid-proton libqpid-proton-cpp12-dev g++"
+# The stock rhea client's library (deps_npm).
+NPM_DIR=${QPIDLAB_NPM:-/var/tmp/qpidlab-npm}
+RHEA_VERSION=3.0.5
 
 log() { printf '%s lab: %s\n' "$(date +%T.%3N)" "$*" >&2; }
 die() {
@@ -101,6 +107,31 @@ in_node() {
 # ---------------------------------------------------------------- deps
 
 cmd_deps() {
+	deps_apt
+	deps_npm
+}
+
+# deps_npm: the stock rhea client's library, rhea 3.0.5 from npm, in
+# $NPM_DIR (outside $STATE, which lab.sh up clears). Node.js itself is
+# Debian's nodejs and npm unless a node is installed already.
+deps_npm() {
+	if [ -f "$NPM_DIR/node_modules/rhea/package.json" ] &&
+		grep -q "\"version\": \"$RHEA_VERSION\"" "$NPM_DIR/node_modules/rhea/package.json"; then
+		log "deps: rhea $RHEA_VERSION already in $NPM_DIR"
+		return 0
+	fi
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		log "deps: installing nodejs npm"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends nodejs npm; } || die "apt-get failed"
+	fi
+	mkdir -p "$NPM_DIR"
+	npm install --no-save --no-audit --no-fund --prefix "$NPM_DIR" "rhea@$RHEA_VERSION" >/dev/null ||
+		die "npm install rhea@$RHEA_VERSION failed"
+	log "deps: rhea $RHEA_VERSION installed in $NPM_DIR"
+}
+
+deps_apt() {
 	local missing="" pkg
 	for pkg in $PACKAGES; do
 		dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
@@ -595,7 +626,9 @@ cmd_test() {
 	log "lab up in $((t1 - t0))s; running the scenarios"
 	local access=()
 	if [ "$TLS" = 1 ]; then
-		access=(-port "$(conf_value ssl-port)" -tls-ca "$STATE/pki/ca.pem" -user "$LAB_USER" -password "$LAB_PASSWORD")
+		# The stock proton and rhea clients (qpidlab-run -stock) speak
+		# neither TLS nor SASL here: the TLS lab runs without them.
+		access=(-port "$(conf_value ssl-port)" -tls-ca "$STATE/pki/ca.pem" -user "$LAB_USER" -password "$LAB_PASSWORD" -stock "")
 	fi
 	nsenter --net="/run/netns/$CL" -- "$BIN/qpidlab-run" -state "$STATE" -lab "$LAB_DIR/lab.sh" -out "$out" \
 		-token "${TOKEN}ms" "${access[@]}" "$@" || rc=$?

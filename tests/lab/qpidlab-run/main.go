@@ -49,6 +49,9 @@ type options struct {
 	goals      bool
 	soak       time.Duration
 	seed       int64
+	// stock clients (stock.go): in which scenarios, which ones
+	stockScenarios []string
+	stockClients   []string
 }
 
 const defaultTrials = "initial=1,fence=1,sigkill=10,sigstop=3,crash=10,partition=10,move=3,backup-restart=2,restart-all=1"
@@ -72,6 +75,9 @@ func main() {
 	flag.BoolVar(&o.goals, "enforce-goals", false, "fail when a failover-time goal is missed")
 	flag.DurationVar(&o.soak, "soak", 0, "run the soak for this long instead of the scenarios: random faults, one at a time (see soak.go)")
 	flag.Int64Var(&o.seed, "seed", 0, "the soak's seed (0: from the clock; the run log says which)")
+	var stockScenarios, stockClients string
+	flag.StringVar(&stockScenarios, "stock", "sigkill,crash,partition", "run the stock clients (proton, rhea, go failover; stock.go) in these scenarios (comma-separated; empty: none)")
+	flag.StringVar(&stockClients, "stock-clients", "", "only these stock clients (names as in the table, or a library: proton, cpp, rhea, go; all: every variant; default: each library's default and recommended settings)")
 	var caFile, user, password string
 	flag.IntVar(&port, "port", port, "the brokers' AMQP port (their ssl-port with -tls-ca)")
 	flag.StringVar(&caFile, "tls-ca", "", "the TLS lab: clients and tools use amqps (ssl: addresses), trusting this CA")
@@ -99,6 +105,12 @@ func main() {
 	}
 	if only != "" {
 		o.only = strings.Split(only, ",")
+	}
+	if stockScenarios != "" {
+		o.stockScenarios = strings.Split(stockScenarios, ",")
+	}
+	if stockClients != "" {
+		o.stockClients = strings.Split(stockClients, ",")
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		log.Fatal(err)
@@ -153,6 +165,8 @@ type trialResult struct {
 	Fault  string  `json:"fault,omitempty"`
 	Target string  `json:"target,omitempty"`
 	Hold   float64 `json:"hold_seconds,omitempty"`
+	// Stock: each stock client's outage (stock.go).
+	Stock map[string]stockOutage `json:"stock,omitempty"`
 }
 
 type scenarioResult struct {
@@ -177,6 +191,8 @@ type scenarioResult struct {
 	GoalMet   bool     `json:"goal_met"`
 	Failed    bool     `json:"failed"`
 	Note      string   `json:"note,omitempty"`
+	// Stock: the stock clients' outages (stock.go), per client.
+	Stock []stockStats `json:"stock,omitempty"`
 }
 
 type runner struct {
@@ -186,6 +202,7 @@ type runner struct {
 	log     *log.Logger
 	vlog    *log.Logger
 	probe   *probe
+	stock   *stockSet      // the stock clients running (nil: none)
 	runs    []*checker.Run // the checkers running
 	results []*scenarioResult
 	// overlaps counted so far (the role logs are cumulative)
@@ -460,6 +477,13 @@ func (r *runner) faultScenario(ctx context.Context, sc scenario) {
 		r.finishScenario(res)
 		return
 	}
+	if slices.Contains(r.o.stockScenarios, sc.name) {
+		r.stock = r.startStockClients(r.stockSpecs())
+		defer func() {
+			r.stock.stop()
+			r.stock = nil
+		}()
+	}
 	for i := 1; i <= r.o.trials[sc.name] && ctx.Err() == nil; i++ {
 		tr := r.trial(ctx, sc, i)
 		res.Trials = append(res.Trials, tr)
@@ -527,6 +551,9 @@ func (r *runner) trial(ctx context.Context, sc scenario, i int) trialResult {
 		return tr
 	}
 	tr.NewPrimary = nodeName(p2)
+	if r.stock != nil {
+		tr.Stock = r.stock.measure(ctx, t0, time.Now(), 30*time.Second)
+	}
 	if sc.verify != nil {
 		if err := sc.verify(ctx); err != nil {
 			tr.Error = err.Error()
@@ -751,6 +778,7 @@ func (r *runner) finishScenario(res *scenarioResult, reps ...*checker.Report) {
 	}
 	slices.Sort(fo)
 	slices.Sort(gaps)
+	res.Stock = stockStatsOf(res.Trials)
 	res.OutageP50 = percentile(gaps, 50)
 	res.P50, res.P99 = percentile(fo, 50), percentile(fo, 99)
 	if len(fo) > 0 {
@@ -886,6 +914,7 @@ func (r *runner) report(total time.Duration) bool {
 		return s
 	}(), "; "))
 	fmt.Fprintf(&b, "total %.0fs\n", total.Seconds())
+	b.WriteString(stockTable(r.results))
 	for _, res := range r.results {
 		if res.Summary != "" {
 			fmt.Fprintf(&b, "\n%s:\n\n%s", res.Name, res.Summary)
