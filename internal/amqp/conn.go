@@ -804,6 +804,13 @@ func (c *Connection) clientSASL(body types.Composite) {
 	mech := c.cfg.SASLClient
 	switch b := body.(type) {
 	case *types.SASLMechanisms:
+		if ch, ok := mech.(sasl.Chooser); ok {
+			names := make([]string, len(b.SASLServerMechanisms))
+			for i, m := range b.SASLServerMechanisms {
+				names[i] = string(m)
+			}
+			ch.Offered(names)
+		}
 		offered := false
 		for _, m := range b.SASLServerMechanisms {
 			offered = offered || string(m) == mech.Name()

@@ -152,6 +152,13 @@ type ClientMechanism interface {
 	Step(challenge []byte) ([]byte, error)
 }
 
+// Chooser is a ClientMechanism that picks among the mechanisms the server
+// offers: the engine gives it the offer before asking its Name.
+type Chooser interface {
+	ClientMechanism
+	Offered(mechanisms []string)
+}
+
 // ClientAnonymous returns the client side of ANONYMOUS.
 func ClientAnonymous() ClientMechanism { return clientAnonymous{} }
 

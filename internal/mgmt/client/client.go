@@ -213,7 +213,6 @@ func dialOne(ctx context.Context, a Address, target Target, opts Options) (*Clie
 		MaxFrameSize: 1 << 20,
 		IdleTimeout:  opts.Timeout,
 		SASLClient:   sel,
-		Trace:        sel.trace,
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		// A backstop: ctx's deadline ends the wait below first, with the

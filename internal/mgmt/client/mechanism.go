@@ -7,21 +7,17 @@ import (
 	"strings"
 
 	"github.com/qpidha/qpidha/internal/amqp/sasl"
-	"github.com/qpidha/qpidha/internal/amqp/types"
 	"github.com/qpidha/qpidha/internal/auth"
 )
 
-// Mechanism names beyond package sasl's.
-const (
-	mechSCRAM    = auth.SCRAMSHA256
-	mechExternal = "EXTERNAL"
-)
+// mechSCRAM is the mechanism package sasl does not name.
+const mechSCRAM = auth.SCRAMSHA256
 
 // checkMechanism refuses, before connecting, a mechanism this client does
 // not have and one that needs a user name the URL lacks.
 func checkMechanism(mech, user string) error {
 	switch m := strings.ToUpper(mech); m {
-	case "", sasl.Anonymous, mechExternal:
+	case "", sasl.Anonymous, sasl.External:
 		return nil
 	case sasl.Plain, mechSCRAM:
 		if user == "" {
@@ -33,11 +29,10 @@ func checkMechanism(mech, user string) error {
 	}
 }
 
-// selector is the engine's client mechanism for one connection attempt. It
-// learns the mechanisms the broker offers from the sasl-mechanisms frame
-// (the engine's Trace hook sees it before the engine picks its reply) and
-// then plays the asked-for mechanism, or the best one the broker offers
-// when none was asked for (see Options.Mechanism). The engine uses it from
+// selector is the engine's client mechanism for one connection attempt (a
+// sasl.Chooser): it learns the mechanisms the broker offers, then plays the
+// asked-for mechanism, or the best one the broker offers when none was
+// asked for (see Options.Mechanism). The engine uses it from
 // the connection's goroutine only; explain runs once the engine is done.
 type selector struct {
 	asked          string // upper case; "" picks
@@ -54,15 +49,9 @@ func newSelector(mech, user, password string, tlsConf *tls.Config) *selector {
 	return s
 }
 
-// trace is the engine's frame hook: it reads the broker's offer.
-func (s *selector) trace(sent bool, _ uint16, body types.Composite, _ int) {
-	if m, ok := body.(*types.SASLMechanisms); ok && !sent {
-		s.offered = s.offered[:0]
-		for _, name := range m.SASLServerMechanisms {
-			s.offered = append(s.offered, string(name))
-		}
-		s.chosen = nil
-	}
+// Offered implements sasl.Chooser.
+func (s *selector) Offered(mechanisms []string) {
+	s.offered, s.chosen = mechanisms, nil
 }
 
 func (s *selector) offers(name string) bool {
@@ -83,8 +72,8 @@ func (s *selector) pick() string {
 		return mechSCRAM
 	case s.user != "":
 		return sasl.Plain
-	case s.certificate && s.offers(mechExternal):
-		return mechExternal
+	case s.certificate && s.offers(sasl.External):
+		return sasl.External
 	}
 	return sasl.Anonymous
 }
@@ -96,8 +85,8 @@ func (s *selector) mechanism() sasl.ClientMechanism {
 			s.chosen = auth.NewSCRAMClient(s.user, s.password)
 		case sasl.Plain:
 			s.chosen = sasl.ClientPlain(s.user, s.password)
-		case mechExternal:
-			s.chosen = clientExternal{}
+		case sasl.External:
+			s.chosen = sasl.ClientExternal()
 		default:
 			s.chosen = sasl.ClientAnonymous()
 		}
@@ -123,21 +112,10 @@ func (s *selector) explain(msg string, err error) string {
 			s.pick(), strings.Join(s.offered, ", "))
 	}
 	if errors.Is(err, sasl.ErrAuth) {
-		if s.pick() == mechExternal {
+		if s.pick() == sasl.External {
 			return "authentication failed (EXTERNAL): the broker did not accept the client certificate's identity"
 		}
 		return fmt.Sprintf("authentication failed (%s): check the user name and password", s.pick())
 	}
 	return msg
-}
-
-// clientExternal is the client side of EXTERNAL (RFC 4422 appendix A): the
-// identity is the TLS client certificate's; the initial response, an empty
-// authorization identity, asks for that identity.
-type clientExternal struct{}
-
-func (clientExternal) Name() string           { return mechExternal }
-func (clientExternal) Start() ([]byte, error) { return []byte{}, nil }
-func (clientExternal) Step([]byte) ([]byte, error) {
-	return []byte{}, nil
 }
