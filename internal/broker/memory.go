@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // The broker-wide memory bound (qpidd's max-memory): one counter of the
@@ -31,28 +32,22 @@ import (
 // amqp:resource-limit-exceeded.
 var ErrMemoryFull = errors.New("the broker's memory bound is exceeded")
 
-// memory is the broker's accounting of message bytes.
+// memory is the broker's accounting of message bytes. Every enqueue and
+// dequeue changes bytes, so it is an atomic: the mutex is taken only to
+// start or end flow control and to queue a held acceptance.
 type memory struct {
+	bytes   atomic.Int64 // message bytes on all queues
+	stopped atomic.Bool  // producer flow control for memory is on (changed with mu held)
 	mu      sync.Mutex
-	bytes   int64   // message bytes on all queues
-	stopped bool    // producer flow control for memory is on
 	held    []*Hold // acceptances waiting for the total to fall
 }
 
 // MemoryBytes is the number of message bytes on all queues together.
-func (b *Broker) MemoryBytes() int64 {
-	b.mem.mu.Lock()
-	defer b.mem.mu.Unlock()
-	return b.mem.bytes
-}
+func (b *Broker) MemoryBytes() int64 { return b.mem.bytes.Load() }
 
 // MemoryFlowStopped reports whether producers are flow controlled for
 // memory.
-func (b *Broker) MemoryFlowStopped() bool {
-	b.mem.mu.Lock()
-	defer b.mem.mu.Unlock()
-	return b.mem.stopped
-}
+func (b *Broker) MemoryFlowStopped() bool { return b.mem.stopped.Load() }
 
 func (b *Broker) resumeLevel() int64 { return b.cfg.MaxMemory / 10 * 9 }
 
@@ -67,19 +62,34 @@ func (b *Broker) AdmitMemory(size int64) (*Hold, error) {
 		return nil, nil
 	}
 	m := &b.mem
-	m.mu.Lock()
-	total := m.bytes + size
+	now := m.bytes.Load()
+	total := now + size
 	if total > max+max/10 {
-		now := m.bytes
-		m.mu.Unlock()
 		return nil, memoryFull(now, size, max)
 	}
-	if !m.stopped && total > max {
-		m.stopped = true
+	if total <= max && !m.stopped.Load() {
+		return nil, nil // the usual case: no lock
+	}
+	m.mu.Lock()
+	if !m.stopped.Load() {
+		if total <= max {
+			m.mu.Unlock()
+			return nil, nil
+		}
+		m.stopped.Store(true)
 		b.memoryChanged(true, total)
 	}
-	if !m.stopped {
+	// Dequeues that took the total down since it was read, before they
+	// could see stopped, did not end flow control: if the total with this
+	// message is below the resume level now, end it here (under the one
+	// lock it could never have been so).
+	if m.bytes.Load()+size < b.resumeLevel() {
+		var done []*Hold
+		b.resumeMemory(&done)
 		m.mu.Unlock()
+		for _, h := range done {
+			h.Complete()
+		}
 		return nil, nil
 	}
 	h := NewHold(1)
@@ -96,9 +106,7 @@ func (b *Broker) MemoryRefusal(size int64) error {
 	if max <= 0 {
 		return nil
 	}
-	b.mem.mu.Lock()
-	now := b.mem.bytes
-	b.mem.mu.Unlock()
+	now := b.mem.bytes.Load()
 	if now+size > max+max/10 {
 		return memoryFull(now, size, max)
 	}
@@ -115,16 +123,26 @@ func memoryFull(now, size, max int64) error {
 // (the caller completes them once it unlocked: q.completed).
 func (b *Broker) addMemory(n int64, done *[]*Hold) {
 	m := &b.mem
-	m.mu.Lock()
-	m.bytes += n
-	if n < 0 && m.stopped && m.bytes < b.resumeLevel() {
-		m.stopped = false
-		*done = append(*done, m.held...)
-		clear(m.held)
-		m.held = m.held[:0]
-		b.memoryChanged(false, m.bytes)
+	total := m.bytes.Add(n)
+	if n >= 0 || !m.stopped.Load() || total >= b.resumeLevel() {
+		return
 	}
-	m.mu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopped.Load() && m.bytes.Load() < b.resumeLevel() {
+		b.resumeMemory(done)
+	}
+}
+
+// resumeMemory ends flow control for memory: its holds go on done, for
+// the caller to complete once it unlocked (mem.mu held).
+func (b *Broker) resumeMemory(done *[]*Hold) {
+	m := &b.mem
+	m.stopped.Store(false)
+	*done = append(*done, m.held...)
+	clear(m.held)
+	m.held = m.held[:0]
+	b.memoryChanged(false, m.bytes.Load())
 }
 
 func (b *Broker) memoryChanged(stopped bool, bytes int64) {
