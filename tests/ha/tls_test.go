@@ -48,22 +48,34 @@ const (
 
 func tlsNodeIP(i int) string { return "127.0.0." + strconv.Itoa(i+1) }
 
+// freeOnNodes checks that ports are free on the other nodes' addresses.
+func freeOnNodes(ports []int) error {
+	for i := 1; i < 3; i++ {
+		for _, p := range ports {
+			l, err := net.Listen("tcp", net.JoinHostPort(tlsNodeIP(i), strconv.Itoa(p)))
+			if err != nil {
+				return err
+			}
+			l.Close()
+		}
+	}
+	return nil
+}
+
 // newTLSCluster writes the TOML, runs the generator and makes the
 // certificates and user database; it starts no broker.
 func newTLSCluster(t *testing.T) *tlsCluster {
 	t.Helper()
 	c := &tlsCluster{dir: t.TempDir()}
 	// One port for every node (each binds its own address): free on
-	// 127.0.0.1, and checked on the others.
-	ports := qpiddtest.FreePorts(t, 2)
-	c.port, c.sslPort = ports[0], ports[1]
-	for i := 1; i < 3; i++ {
-		for _, p := range ports {
-			l, err := net.Listen("tcp", net.JoinHostPort(tlsNodeIP(i), strconv.Itoa(p)))
-			if err != nil {
-				t.Skipf("port %d not free on %s: %v", p, tlsNodeIP(i), err)
-			}
-			l.Close()
+	// 127.0.0.1, and checked on the others (other ports tried if not).
+	for attempt := 0; ; attempt++ {
+		ports := qpiddtest.FreePorts(t, 2)
+		c.port, c.sslPort = ports[0], ports[1]
+		if err := freeOnNodes(ports); err == nil {
+			break
+		} else if attempt == 20 {
+			t.Fatalf("no pair of ports free on every node address: %v", err)
 		}
 	}
 	tlsDir := filepath.Join(c.dir, "tls")
